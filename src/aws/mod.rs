@@ -1,0 +1,2 @@
+//! AWS providers: SDK configuration, error classification, one folder per service.
+//! (Being written.)

@@ -1,0 +1,135 @@
+//! What the config layer hands to the rest of kprov: a [`Stack`] of resource declarations whose
+//! attribute values are [`Tmpl`]s — values with the variables, locals and `each.*` already
+//! substituted, and only references to other resources' attributes left to resolve.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::resource::{Address, Value};
+
+/// A position in a plan file, 1-based, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLoc {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl std::fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// The loaded plans for one environment.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// `[stack] name`; the `kprov:stack` ownership tag.
+    pub name: String,
+    pub env: String,
+    /// The AWS region (the `region` variable).
+    pub region: String,
+    /// In file order, then declaration order; instances of a repeated resource sorted by key.
+    pub resources: Vec<ResourceDecl>,
+}
+
+/// One resource instance as declared.
+#[derive(Debug, Clone)]
+pub struct ResourceDecl {
+    pub address: Address,
+    /// Attributes set in the plan (schema defaults are applied later, by the plan layer).
+    pub attrs: BTreeMap<String, Tmpl>,
+    /// Explicit `depends_on`, in addition to the references found in `attrs`.
+    pub depends_on: Vec<Address>,
+    /// Where the resource's table starts.
+    pub loc: SourceLoc,
+}
+
+impl ResourceDecl {
+    /// Every resource this one depends on: references and `depends_on`, sorted, unique.
+    pub fn dependencies(&self) -> Vec<Address> {
+        let mut deps: Vec<Address> = self.attrs.values().flat_map(|t| t.refs()).map(|(a, _)| a.clone()).collect();
+        deps.extend(self.depends_on.iter().cloned());
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+}
+
+/// An attribute value that may still refer to other resources' attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tmpl {
+    /// A plain value.
+    Lit(Value),
+    /// `${kind.name.attr}` or `${kind.name["key"].attr}`.
+    Ref { target: Address, attr: String },
+    /// A string built from pieces: `"${ec2_vpc.main.id}-suffix"`.
+    Concat(Vec<Tmpl>),
+    List(Vec<Tmpl>),
+    Map(BTreeMap<String, Tmpl>),
+}
+
+impl Tmpl {
+    /// The (resource, attribute) pairs this value refers to.
+    pub fn refs(&self) -> Vec<(&Address, &str)> {
+        let mut out = Vec::new();
+        self.collect_refs(&mut out);
+        out
+    }
+
+    fn collect_refs<'a>(&'a self, out: &mut Vec<(&'a Address, &'a str)>) {
+        match self {
+            Tmpl::Lit(_) => {}
+            Tmpl::Ref { target, attr } => out.push((target, attr)),
+            Tmpl::Concat(v) | Tmpl::List(v) => v.iter().for_each(|t| t.collect_refs(out)),
+            Tmpl::Map(m) => m.values().for_each(|t| t.collect_refs(out)),
+        }
+    }
+
+    /// Resolve with `lookup(target, attr)`; `None` when any referenced value is not known yet
+    /// (the target is still to be created), i.e. "(known after apply)".
+    pub fn resolve(&self, lookup: &dyn Fn(&Address, &str) -> Option<Value>) -> Option<Value> {
+        Some(match self {
+            Tmpl::Lit(v) => v.clone(),
+            Tmpl::Ref { target, attr } => lookup(target, attr)?,
+            Tmpl::Concat(parts) => {
+                let mut s = String::new();
+                for p in parts {
+                    match p.resolve(lookup)? {
+                        Value::String(x) => s.push_str(&x),
+                        Value::Null => {}
+                        other => s.push_str(&other.to_string()),
+                    }
+                }
+                Value::String(s)
+            }
+            Tmpl::List(items) => Value::Array(items.iter().map(|t| t.resolve(lookup)).collect::<Option<_>>()?),
+            Tmpl::Map(m) => Value::Object(
+                m.iter().map(|(k, t)| Some((k.clone(), t.resolve(lookup)?))).collect::<Option<_>>()?,
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resolves_references_or_reports_unknown() {
+        let vpc: Address = "ec2_vpc.main".parse().unwrap();
+        let t = Tmpl::Concat(vec![
+            Tmpl::Ref { target: vpc.clone(), attr: "id".into() },
+            Tmpl::Lit(json!("-x")),
+        ]);
+        assert_eq!(t.refs(), vec![(&vpc, "id")]);
+        let known = |_: &Address, _: &str| Some(json!("vpc-1"));
+        assert_eq!(t.resolve(&known), Some(json!("vpc-1-x")));
+        let unknown = |_: &Address, _: &str| None;
+        assert_eq!(t.resolve(&unknown), None);
+    }
+}

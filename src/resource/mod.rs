@@ -1,0 +1,119 @@
+//! The resource contract: what every resource kind (AWS or simulated) provides to the engine.
+//!
+//! Flow: the config layer produces declarations whose attributes are checked against a kind's
+//! [`Schema`]; the plan layer diffs desired attributes against [`Observed`] ones using the same
+//! schema (force_new ⇒ replace, other changes ⇒ update, computed attributes ignored); the engine
+//! then calls [`ResourceKind::create`], [`ResourceKind::update`] or [`ResourceKind::delete`].
+//! `graph`, `plan` and `engine` only ever see this module, never the AWS SDK, so the simulated
+//! cloud ([`sim`]) and the AWS providers are interchangeable.
+
+pub mod address;
+pub mod cx;
+pub mod error;
+pub mod registry;
+pub mod schema;
+pub mod sim;
+
+use std::collections::BTreeMap;
+
+pub use address::Address;
+pub use cx::{Cx, Owner};
+pub use error::ResourceError;
+pub use registry::Registry;
+pub use schema::{AttrSchema, AttrType, Schema};
+
+/// Attribute values are JSON values; maps are sorted so that state and plan output are stable.
+pub type Value = serde_json::Value;
+/// A resource's attributes by name.
+pub type Attrs = BTreeMap<String, Value>;
+
+/// Ownership tag keys set on every resource kprov creates (where the service supports tags).
+pub const TAG_STACK: &str = "kprov:stack";
+pub const TAG_ENV: &str = "kprov:env";
+pub const TAG_ADDRESS: &str = "kprov:address";
+
+/// What exists in the cloud for one resource.
+///
+/// `attrs` holds every schema attribute the kind can read back (inputs and computed ones).
+/// The `tags` attribute, where a kind has one, holds the user's tags only: the `kprov:*`
+/// ownership tags are stripped and reported through `owner_address` instead, so that they never
+/// show up as a diff.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Observed {
+    pub id: String,
+    pub attrs: Attrs,
+    /// The `kprov:address` ownership tag, when the resource carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_address: Option<String>,
+}
+
+/// The fully resolved desired state handed to `create` / `update`.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub address: Address,
+    /// Every attribute the plan sets, resolved (no references left). Optional attributes the
+    /// plan does not set are absent; schema defaults have already been applied.
+    pub attrs: Attrs,
+    /// Idempotency token for APIs that take one (`ClientToken`, `CallerReference`, …). Stable
+    /// across retries and across runs (it is recorded in state before the create starts).
+    pub client_token: String,
+}
+
+impl Spec {
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.attrs.get(name).and_then(Value::as_str)
+    }
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.attrs.get(name).and_then(Value::as_bool)
+    }
+    pub fn i64(&self, name: &str) -> Option<i64> {
+        self.attrs.get(name).and_then(Value::as_i64)
+    }
+    /// A required string attribute; schema validation guarantees presence, but a kind must not
+    /// panic if it is called with something else.
+    pub fn req_str(&self, name: &str) -> Result<&str, ResourceError> {
+        self.str(name).ok_or_else(|| ResourceError::Invalid {
+            message: format!("attribute `{name}` must be a string"),
+        })
+    }
+    /// The user's `tags` attribute as (key, value) pairs.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        tags_of(&self.attrs)
+    }
+}
+
+/// (key, value) pairs of a `tags` attribute (a JSON object of strings).
+pub fn tags_of(attrs: &Attrs) -> Vec<(String, String)> {
+    match attrs.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+                (k.clone(), v)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The contract one resource kind implements. Every method is idempotent and safe to re-run
+/// after a cancellation. Errors carry the AWS error code and request id; the engine adds the
+/// resource address.
+#[async_trait::async_trait]
+pub trait ResourceKind: Send + Sync + 'static {
+    /// The kind's name as used in plans, e.g. `ec2_vpc`.
+    fn kind(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    /// Batched refresh: every id of this kind in as few calls as the API allows. Ids that no
+    /// longer exist are simply absent from the result, never an error.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError>;
+    async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError>;
+    /// Apply in-place changes (only attributes the schema does not mark force_new differ).
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError>;
+    /// Delete; a resource that is already gone is success.
+    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError>;
+    /// Resources carrying this stack's ownership tags (`kprov:stack` and `kprov:env` equal to
+    /// `cx.owner`), for adoption after a crash and orphan detection. Kinds that cannot be tagged
+    /// find themselves by their natural key instead, or return an empty list.
+    async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError>;
+}

@@ -1,0 +1,126 @@
+//! Attribute schemas: the single source of truth for validation (config), diff (plan) and
+//! redaction (state, output).
+
+use super::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrType {
+    String,
+    Bool,
+    Int,
+    /// A list of strings.
+    StringList,
+    /// A map of string to string (tags, labels).
+    StringMap,
+    /// Any JSON value (documents such as policies, nested blocks).
+    Any,
+}
+
+impl AttrType {
+    /// Does `v` have this type?
+    pub fn accepts(&self, v: &Value) -> bool {
+        match self {
+            AttrType::String => v.is_string(),
+            AttrType::Bool => v.is_boolean(),
+            AttrType::Int => v.is_i64() || v.is_u64(),
+            AttrType::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+            AttrType::StringMap => v.as_object().is_some_and(|m| m.values().all(Value::is_string)),
+            AttrType::Any => true,
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            AttrType::String => "a string",
+            AttrType::Bool => "a boolean",
+            AttrType::Int => "an integer",
+            AttrType::StringList => "a list of strings",
+            AttrType::StringMap => "a table of strings",
+            AttrType::Any => "any value",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AttrSchema {
+    pub name: &'static str,
+    pub ty: AttrType,
+    /// Must be set in the plan.
+    pub required: bool,
+    /// Set by AWS, never by the plan (ids, ARNs, assigned addresses). Not diffed.
+    pub computed: bool,
+    /// A change cannot be applied in place: the resource is replaced.
+    pub force_new: bool,
+    /// Never shown in plan output or logs, never written to state in clear.
+    pub sensitive: bool,
+    /// Value assumed when the plan does not set the attribute. Without a default, an unset
+    /// optional attribute is not managed (whatever AWS has is accepted).
+    pub default: Option<Value>,
+    pub doc: &'static str,
+}
+
+impl AttrSchema {
+    fn base(name: &'static str, ty: AttrType) -> Self {
+        AttrSchema {
+            name,
+            ty,
+            required: false,
+            computed: false,
+            force_new: false,
+            sensitive: false,
+            default: None,
+            doc: "",
+        }
+    }
+    /// A required input.
+    pub fn required(name: &'static str, ty: AttrType) -> Self {
+        AttrSchema { required: true, ..Self::base(name, ty) }
+    }
+    /// An optional input.
+    pub fn optional(name: &'static str, ty: AttrType) -> Self {
+        Self::base(name, ty)
+    }
+    /// An attribute AWS assigns.
+    pub fn computed(name: &'static str, ty: AttrType) -> Self {
+        AttrSchema { computed: true, ..Self::base(name, ty) }
+    }
+    pub fn force_new(mut self) -> Self {
+        self.force_new = true;
+        self
+    }
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+    pub fn default(mut self, v: Value) -> Self {
+        self.default = Some(v);
+        self
+    }
+    pub fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+}
+
+/// The attributes of one kind. `id` is implicit: every resource has one.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub attrs: Vec<AttrSchema>,
+}
+
+impl Schema {
+    pub fn new(attrs: Vec<AttrSchema>) -> Self {
+        Schema { attrs }
+    }
+    pub fn get(&self, name: &str) -> Option<&AttrSchema> {
+        self.attrs.iter().find(|a| a.name == name)
+    }
+    /// Inputs the plan may set (everything not computed).
+    pub fn inputs(&self) -> impl Iterator<Item = &AttrSchema> {
+        self.attrs.iter().filter(|a| !a.computed)
+    }
+    /// Is `name` readable as `${kind.name.<name>}`? (`id` always is.)
+    pub fn has_output(&self, name: &str) -> bool {
+        name == "id" || self.get(name).is_some()
+    }
+}
