@@ -1,0 +1,77 @@
+//! Shared test support: the moto server (a real AWS API emulator on 127.0.0.1) and SDK clients
+//! that check AWS independently of kprov's own state.
+//!
+//! `scripts/test.sh` starts one moto server for the whole run and exports
+//! `KPROV_MOTO_ENDPOINT`. When a test binary runs without it (plain `cargo test`), the first test
+//! that needs moto starts a private server from the repo's virtualenv (`scripts/moto.sh install`
+//! creates it); a watchdog stops that server when the test process exits.
+//! Tests isolate themselves from each other by region: moto keeps each region's state apart.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The endpoint of a running moto server (starting one if needed).
+pub fn moto_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(e) = std::env::var("KPROV_MOTO_ENDPOINT") {
+            return e;
+        }
+        let bin = repo_root().join(".venv/bin/moto_server");
+        assert!(
+            bin.exists(),
+            "moto is not installed: run `scripts/moto.sh install` (or use scripts/test.sh)"
+        );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // The watchdog shell stops moto when this test process is gone.
+        let script = format!(
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+            bin.display(),
+            std::process::id()
+        );
+        Command::new("sh").arg("-c").arg(script).spawn().expect("start moto");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        endpoint
+    })
+}
+
+/// Environment for running kprov or the SDK against moto with dummy credentials.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto_endpoint().to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_SESSION_TOKEN", "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// An SDK configuration pointed at moto, for independent checks.
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    use aws_config::BehaviorVersion;
+    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "kprov-tests");
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk_config(region).await)
+}
