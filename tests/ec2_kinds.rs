@@ -1049,3 +1049,30 @@ async fn errors_carry_code_and_request_id() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// An action moto does not implement answers with an HTML 500 page and no AWS error code: it is
+/// reported as `HTTP 500` (retryable), not as an unparseable mystery.
+#[tokio::test]
+async fn answers_without_error_code_report_the_http_status() {
+    let env = Env::new("eu-north-1").await;
+    let sdk = aws::sdk_config(env.region, None).await;
+    // One attempt: the SDK would otherwise retry the 500s with backoff.
+    let conf = aws_sdk_ec2::config::Builder::from(&sdk)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    let client = aws_sdk_ec2::Client::from_conf(conf);
+    let err = client
+        .describe_id_format()
+        .send()
+        .await
+        .expect_err("not implemented by moto");
+    match aws::error::from_sdk("DescribeIdFormat", err) {
+        ResourceError::Aws {
+            code, retryable, ..
+        } => {
+            assert!(code.starts_with("HTTP 5"), "{code}");
+            assert!(retryable);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

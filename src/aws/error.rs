@@ -132,10 +132,7 @@ pub fn is_retryable(code: &str, status: u16) -> bool {
 /// with a few exceptions (`NatGatewayNotFound`); other services use `*NotFoundException`,
 /// `NoSuchEntity`, … — those are matched here too so every provider shares one rule.
 pub fn is_not_found(code: &str) -> bool {
-    code.ends_with(".NotFound")
-        || code.ends_with("NotFound")
-        || code.ends_with("NotFoundException")
-        || code.starts_with("NoSuch")
+    code.ends_with("NotFound") || code.ends_with("NotFoundException") || code.starts_with("NoSuch")
 }
 
 /// Is `err` an AWS error saying the resource does not exist?

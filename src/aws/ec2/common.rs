@@ -27,7 +27,7 @@ use crate::resource::{
 pub type Client = aws_sdk_ec2::Client;
 
 /// AWS accepts at most 200 values per Describe filter.
-const FILTER_VALUES_MAX: usize = 200;
+pub const FILTER_VALUES_MAX: usize = 200;
 /// Prefix of kprov's own tags; users may not set tags with it.
 const KPROV_PREFIX: &str = "kprov:";
 

@@ -44,11 +44,12 @@ impl InternetGateway {
             .or_aws("AttachInternetGateway");
         match r {
             // Re-running an interrupted create/update: already attached to this VPC is the goal.
-            Err(e)
-                if e.code() == Some("Resource.AlreadyAssociated")
-                    && self.attached_vpc(id).await?.as_deref() == Some(vpc_id) =>
-            {
-                Ok(())
+            Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
+                if self.attached_vpc(id).await?.as_deref() == Some(vpc_id) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
             r => r.map(|_| ()),
         }

@@ -102,7 +102,7 @@ impl ResourceKind for Route {
         }
         let tables: Vec<&str> = wanted.keys().copied().collect();
         let mut out = Vec::new();
-        for chunk in tables.chunks(200) {
+        for chunk in tables.chunks(common::FILTER_VALUES_MAX) {
             for t in describe_route_tables(
                 &self.client,
                 vec![filter("route-table-id", chunk.iter().copied())],

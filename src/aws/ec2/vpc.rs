@@ -212,10 +212,16 @@ impl Describe for Vpc {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let (main_rtbs, default_sgs) = futures::try_join!(
-            self.main_route_tables(&ids),
-            self.default_security_groups(&ids)
-        )?;
+        // find_owned can match more VPCs than one filter takes.
+        let (mut main_rtbs, mut default_sgs) = (HashMap::new(), HashMap::new());
+        for chunk in ids.chunks(common::FILTER_VALUES_MAX) {
+            let (rtbs, sgs) = futures::try_join!(
+                self.main_route_tables(chunk),
+                self.default_security_groups(chunk)
+            )?;
+            main_rtbs.extend(rtbs);
+            default_sgs.extend(sgs);
+        }
         let dns: HashMap<String, (Option<bool>, Option<bool>)> = stream::iter(ids.iter().cloned())
             .map(|id: String| async move {
                 let support = self
