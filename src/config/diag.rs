@@ -183,17 +183,31 @@ pub struct Located {
 }
 
 /// `"; did you mean `x`?"` for the candidate closest to `name`, or `""` when none is close.
+///
+/// Close means a small edit distance (typos, swapped letters) or a high Jaro-Winkler
+/// similarity (a shared prefix, as in `cidr` → `cidr_block`).
 pub(crate) fn did_you_mean<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> String {
+    let max_edits = (name.chars().count() / 3).max(1);
+    let score = |edits: usize, jw: f64, c: &str| {
+        let len = name.chars().count().max(c.chars().count()).max(1);
+        jw.max(1.0 - edits as f64 / len as f64)
+    };
     let best = candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
+        .map(|c| {
+            (
+                strsim::osa_distance(name, c),
+                strsim::jaro_winkler(name, c),
+                c,
+            )
+        })
+        .filter(|(edits, jw, _)| *edits <= max_edits || *jw >= 0.85)
+        .max_by(|a, b| score(a.0, a.1, a.2).total_cmp(&score(b.0, b.1, b.2)));
     match best {
-        Some((_, c)) => format!("; did you mean `{c}`?"),
+        Some((_, _, c)) => format!("; did you mean `{c}`?"),
         None => String::new(),
     }
 }

@@ -300,10 +300,20 @@ impl<'a> Builder<'a> {
                         ),
                     ));
                 }
+                // A `[resource.KIND.NAME]` header, else (inline or dotted tables) the NAME key.
+                let header = self
+                    .sources
+                    .text(res.value.span.file)
+                    .get(res.value.span.start..);
+                let loc = if header.is_some_and(|h| h.starts_with('[')) {
+                    res.value.span
+                } else {
+                    res.key_span
+                };
                 let mut raw = RawResource {
                     kind: kind.key.clone(),
                     name: res.key.clone(),
-                    loc: res.value.span,
+                    loc,
                     for_each: None,
                     depends_on: None,
                     attrs: Vec::new(),
