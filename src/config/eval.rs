@@ -803,7 +803,9 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        out.dedup();
+        // Keep the first mention of each address, in the order written.
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|a| seen.insert(a.clone()));
         Ok(out)
     }
 }

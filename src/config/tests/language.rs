@@ -310,7 +310,6 @@ fn depends_on_expands_repeated_resources() {
             addr("ec2_route_table.rt[\"a\"]"),
             addr("ec2_route_table.rt[\"b\"]"),
             addr("ec2_vpc.main"),
-            addr("ec2_route_table.rt[\"a\"]")
         ]
     );
     assert_eq!(
