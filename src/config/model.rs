@@ -50,7 +50,12 @@ pub struct ResourceDecl {
 impl ResourceDecl {
     /// Every resource this one depends on: references and `depends_on`, sorted, unique.
     pub fn dependencies(&self) -> Vec<Address> {
-        let mut deps: Vec<Address> = self.attrs.values().flat_map(|t| t.refs()).map(|(a, _)| a.clone()).collect();
+        let mut deps: Vec<Address> = self
+            .attrs
+            .values()
+            .flat_map(|t| t.refs())
+            .map(|(a, _)| a.clone())
+            .collect();
         deps.extend(self.depends_on.iter().cloned());
         deps.sort();
         deps.dedup();
@@ -65,7 +70,10 @@ pub enum Tmpl {
     /// A plain value.
     Lit(Value),
     /// `${kind.name.attr}` or `${kind.name["key"].attr}`.
-    Ref { target: Address, attr: String },
+    Ref {
+        target: Address,
+        attr: String,
+    },
     /// A string built from pieces: `"${ec2_vpc.main.id}-suffix"`.
     Concat(Vec<Tmpl>),
     List(Vec<Tmpl>),
@@ -106,9 +114,16 @@ impl Tmpl {
                 }
                 Value::String(s)
             }
-            Tmpl::List(items) => Value::Array(items.iter().map(|t| t.resolve(lookup)).collect::<Option<_>>()?),
+            Tmpl::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| t.resolve(lookup))
+                    .collect::<Option<_>>()?,
+            ),
             Tmpl::Map(m) => Value::Object(
-                m.iter().map(|(k, t)| Some((k.clone(), t.resolve(lookup)?))).collect::<Option<_>>()?,
+                m.iter()
+                    .map(|(k, t)| Some((k.clone(), t.resolve(lookup)?)))
+                    .collect::<Option<_>>()?,
             ),
         })
     }
@@ -123,7 +138,10 @@ mod tests {
     fn resolves_references_or_reports_unknown() {
         let vpc: Address = "ec2_vpc.main".parse().unwrap();
         let t = Tmpl::Concat(vec![
-            Tmpl::Ref { target: vpc.clone(), attr: "id".into() },
+            Tmpl::Ref {
+                target: vpc.clone(),
+                attr: "id".into(),
+            },
             Tmpl::Lit(json!("-x")),
         ]);
         assert_eq!(t.refs(), vec![(&vpc, "id")]);

@@ -1,1 +1,26 @@
-//! (Being written.)
+//! The engine: walks a plan's operation graph concurrently.
+//!
+//! Flow: [`ops::build`] turns the plan into create/update/delete operations with their order;
+//! [`walker::run`] starts every operation whose predecessors are done (tokio tasks), bounds
+//! in-flight API work with a semaphore (`--parallelism`; waits release their slot, see
+//! `resource::Cx`), lets a failure skip only what depends on it, and sends every state change to
+//! the [`state_writer`], which persists after every completed resource. It reports progress as
+//! [`events::Event`]s and never prints.
+
+pub mod events;
+pub mod ops;
+pub mod state_writer;
+pub mod walker;
+
+pub use events::{Event, EventSender, OpKind};
+pub use walker::{run, Report, RunOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Ops(#[from] ops::OpCycle),
+    #[error("writing state failed, stopping: {0}")]
+    State(#[from] crate::state::StateError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,1 +1,178 @@
-//! (Being written.)
+//! Plans: what `apply` will do, per address, with attribute-level differences.
+//!
+//! [`refresh`] reads what exists for every resource in state (batched per kind); [`diff`] turns
+//! the declarations, the state and the refreshed resources into a [`Plan`]; [`render`] prints it
+//! as text or JSON. A plan is a plain serializable value: `plan --out` saves it and `apply PLAN`
+//! runs exactly it, refusing when the state moved on since it was made.
+
+pub mod diff;
+pub mod refresh;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Tmpl;
+use crate::resource::{Address, Observed, Value};
+
+pub use diff::{diff, destroy_plan, DiffInput};
+pub use refresh::{refresh, RefreshError, Refreshed};
+
+/// Saved plan format version.
+pub const PLAN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// The plan symbol, as Terraform users know it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// The value an attribute will have after apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "value")]
+pub enum After {
+    Known(Value),
+    /// Depends on a resource not created yet: "(known after apply)".
+    Unknown,
+    /// No longer set (only in deletes).
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: After,
+    /// Changing this attribute forces a replacement.
+    pub force_new: bool,
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub kind: String,
+    pub action: Action,
+    /// Attribute differences (for NoOp: none).
+    pub attrs: Vec<AttrChange>,
+    /// The desired attributes, defaults applied, references unresolved (create/update/replace/no-op).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub desired: BTreeMap<String, Tmpl>,
+    /// Resources this one depends on in the plans (apply ordering).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Address>,
+    /// What exists now (update/replace/delete/no-op).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Observed>,
+    /// Dependencies recorded in state (delete ordering: dependents are deleted first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_dependencies: Vec<Address>,
+    /// Why: "tainted", "deleted outside kprov", "adopted after an interrupted create", …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    pub kprov_version: String,
+    pub stack: String,
+    pub env: String,
+    pub region: String,
+    pub destroy: bool,
+    /// The state this plan was made from; `apply PLAN` refuses if the state has moved on.
+    pub state_lineage: Option<String>,
+    pub state_serial: u64,
+    /// Every resource, dependencies first (NoOp included: the engine resolves references
+    /// through them).
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Summary {
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.replace + self.delete > 0
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} to create, {} to update, {} to replace, {} to delete, {} unchanged",
+            self.create, self.update, self.replace, self.delete, self.unchanged
+        )
+    }
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::NoOp => s.unchanged += 1,
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
+    pub fn has_changes(&self) -> bool {
+        self.summary().has_changes()
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+}
+
+/// Build the graph, refresh what the state records, and diff: the whole of `kprov plan`.
+pub async fn make(
+    stack: &crate::config::Stack,
+    registry: &crate::resource::Registry,
+    state: Option<&crate::state::State>,
+    cx: &crate::resource::Cx,
+    destroy: bool,
+) -> Result<Plan, PlanError> {
+    let graph = crate::graph::ResourceGraph::build(stack)?;
+    let empty = crate::state::State::new(&stack.name, &stack.env);
+    let refreshed = refresh(registry, cx, state.unwrap_or(&empty)).await?;
+    if destroy {
+        return Ok(destroy_plan(stack, state, &refreshed));
+    }
+    let order = graph.apply_order();
+    Ok(diff(DiffInput { stack, registry, state, refreshed: &refreshed, order: &order }))
+}

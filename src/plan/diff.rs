@@ -1,0 +1,247 @@
+//! Diff: declarations + state + refreshed resources → [`Plan`].
+//!
+//! Schema-driven and generic: for every input attribute the plan sets (or that has a schema
+//! default), the desired value is compared with what exists; a difference in a `force_new`
+//! attribute makes a replace, any other difference an update. Computed attributes and unset
+//! optional attributes without a default are not managed. References resolve through the
+//! values planned for their targets, so a value that depends on something being created is
+//! "(known after apply)" — and a force_new attribute that is unknown forces a replace.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Action, After, AttrChange, Change, Plan, PLAN_FORMAT};
+use crate::config::{ResourceDecl, Stack, Tmpl};
+use crate::plan::Refreshed;
+use crate::resource::{Address, Attrs, Observed, Registry, Schema, Value};
+use crate::state::{State, Status};
+
+pub struct DiffInput<'a> {
+    pub stack: &'a Stack,
+    pub registry: &'a Registry,
+    pub state: Option<&'a State>,
+    pub refreshed: &'a Refreshed,
+    /// Declared addresses, dependencies first (from the graph).
+    pub order: &'a [Address],
+}
+
+/// What the plan knows about a resource's attributes after apply.
+struct Planned {
+    id: Option<String>,
+    known: Attrs,
+}
+
+/// The desired attributes of a declaration: what it sets plus schema defaults.
+pub fn desired_with_defaults(decl: &ResourceDecl, schema: &Schema) -> BTreeMap<String, Tmpl> {
+    let mut out = decl.attrs.clone();
+    for a in schema.inputs() {
+        if let Some(d) = &a.default {
+            out.entry(a.name.to_string()).or_insert_with(|| Tmpl::Lit(d.clone()));
+        }
+    }
+    out
+}
+
+/// Compare desired with prior, attribute by attribute.
+pub fn attr_changes(schema: &Schema, desired: &BTreeMap<String, Option<Value>>, prior: Option<&Attrs>) -> Vec<AttrChange> {
+    let mut changes = Vec::new();
+    for (name, want) in desired {
+        let Some(a) = schema.get(name) else { continue };
+        if a.computed {
+            continue;
+        }
+        let before = prior.and_then(|p| p.get(name)).cloned();
+        let after = match want {
+            Some(v) if before.as_ref() == Some(v) => continue,
+            // An empty list/map and an absent attribute mean the same to AWS.
+            Some(v) if before.is_none() && is_empty(v) && prior.is_some() => continue,
+            Some(v) => After::Known(v.clone()),
+            None => After::Unknown,
+        };
+        changes.push(AttrChange {
+            name: name.clone(),
+            before,
+            after,
+            force_new: a.force_new,
+            sensitive: a.sensitive,
+        });
+    }
+    changes
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// Make the plan for `apply`.
+pub fn diff(input: DiffInput<'_>) -> Plan {
+    let decls: HashMap<&Address, &ResourceDecl> = input.stack.resources.iter().map(|d| (&d.address, d)).collect();
+    let mut planned: HashMap<Address, Planned> = HashMap::new();
+    let mut changes = Vec::new();
+
+    for address in input.order {
+        let Some(decl) = decls.get(address) else { continue };
+        let Some(schema) = input.registry.schema(&address.kind) else { continue };
+        let key = address.to_string();
+        let recorded = input.state.and_then(|s| s.resources.get(&key));
+        let prior = input.refreshed.observed.get(&key);
+        let desired = desired_with_defaults(decl, schema);
+
+        let lookup = |target: &Address, attr: &str| -> Option<Value> {
+            let p = planned.get(target)?;
+            if attr == "id" {
+                return p.id.clone().map(Value::String);
+            }
+            p.known.get(attr).cloned()
+        };
+        let resolved: BTreeMap<String, Option<Value>> =
+            desired.iter().map(|(k, t)| (k.clone(), t.resolve(&lookup))).collect();
+
+        let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
+        let mut note = None;
+        let (action, attrs) = match prior {
+            None => {
+                if input.refreshed.missing.contains(&key) && recorded.is_some_and(|r| r.status != Status::PendingCreate) {
+                    note = Some("recorded in state but deleted outside kprov".to_string());
+                }
+                let attrs = attr_changes(schema, &resolved, None);
+                (Action::Create, attrs)
+            }
+            Some(p) => {
+                if input.refreshed.adopted.contains(&key) {
+                    note = Some("adopted: found after an interrupted create".to_string());
+                }
+                let attrs = attr_changes(schema, &resolved, Some(&p.attrs));
+                let action = if tainted {
+                    note = Some("tainted by a failed apply".to_string());
+                    Action::Replace
+                } else if attrs.iter().any(|c| c.force_new) {
+                    Action::Replace
+                } else if attrs.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+                (action, attrs)
+            }
+        };
+
+        // What dependents may know about this resource after apply.
+        let mut known: Attrs = match (action, prior) {
+            (Action::NoOp | Action::Update, Some(p)) => p.attrs.clone(),
+            _ => Attrs::new(),
+        };
+        for (k, v) in &resolved {
+            match v {
+                Some(v) => {
+                    known.insert(k.clone(), v.clone());
+                }
+                None => {
+                    known.remove(k);
+                }
+            }
+        }
+        let id = match action {
+            Action::NoOp | Action::Update => prior.map(|p| p.id.clone()),
+            _ => None,
+        };
+        planned.insert(address.clone(), Planned { id, known });
+
+        changes.push(Change {
+            address: address.clone(),
+            kind: address.kind.clone(),
+            action,
+            attrs,
+            desired,
+            dependencies: decl.dependencies(),
+            prior: prior.cloned(),
+            prior_dependencies: prior_deps(recorded.map(|r| &r.dependencies)),
+            note,
+        });
+    }
+
+    // Resources in state that the plans no longer declare.
+    if let Some(state) = input.state {
+        for (key, r) in &state.resources {
+            let Ok(address) = key.parse::<Address>() else { continue };
+            if decls.contains_key(&address) {
+                continue;
+            }
+            if let Some(c) = delete_change(&address, r, input.refreshed.observed.get(key)) {
+                changes.push(c);
+            }
+        }
+    }
+
+    Plan {
+        format: PLAN_FORMAT,
+        kprov_version: env!("CARGO_PKG_VERSION").to_string(),
+        stack: input.stack.name.clone(),
+        env: input.stack.env.clone(),
+        region: input.stack.region.clone(),
+        destroy: false,
+        state_lineage: input.state.map(|s| s.lineage.clone()),
+        state_serial: input.state.map(|s| s.serial).unwrap_or(0),
+        changes,
+    }
+}
+
+fn prior_deps(deps: Option<&Vec<String>>) -> Vec<Address> {
+    deps.map(|d| d.iter().filter_map(|a| a.parse().ok()).collect()).unwrap_or_default()
+}
+
+/// A delete for a recorded resource; `None` when it is already gone (nothing to do but forget it).
+fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: Option<&Observed>) -> Option<Change> {
+    let prior = observed?.clone();
+    Some(Change {
+        address: address.clone(),
+        kind: r.kind.clone(),
+        action: Action::Delete,
+        attrs: prior
+            .attrs
+            .iter()
+            .map(|(k, v)| AttrChange {
+                name: k.clone(),
+                before: Some(v.clone()),
+                after: After::Removed,
+                force_new: false,
+                sensitive: false,
+            })
+            .collect(),
+        desired: BTreeMap::new(),
+        dependencies: Vec::new(),
+        prior: Some(prior),
+        prior_dependencies: prior_deps(Some(&r.dependencies)),
+        note: None,
+    })
+}
+
+/// Make the plan for `destroy`: a delete for everything in state that still exists.
+pub fn destroy_plan(stack: &Stack, state: Option<&State>, refreshed: &Refreshed) -> Plan {
+    let mut changes = Vec::new();
+    if let Some(state) = state {
+        for (key, r) in &state.resources {
+            let Ok(address) = key.parse::<Address>() else { continue };
+            if let Some(mut c) = delete_change(&address, r, refreshed.observed.get(key)) {
+                // A destroy lists addresses only: every attribute would go.
+                c.attrs.clear();
+                changes.push(c);
+            }
+        }
+    }
+    Plan {
+        format: PLAN_FORMAT,
+        kprov_version: env!("CARGO_PKG_VERSION").to_string(),
+        stack: stack.name.clone(),
+        env: stack.env.clone(),
+        region: stack.region.clone(),
+        destroy: true,
+        state_lineage: state.map(|s| s.lineage.clone()),
+        state_serial: state.map(|s| s.serial).unwrap_or(0),
+        changes,
+    }
+}

@@ -1,0 +1,83 @@
+//! Refresh: read what exists for every resource in state, one batched `read_many` per kind
+//! (the kinds run concurrently), and resolve interrupted creates (`pending_create`) by looking
+//! for resources carrying their ownership tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::try_join_all;
+
+use crate::resource::{Cx, Observed, Registry, ResourceError};
+use crate::state::{State, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("state records {address} of kind `{kind}`, which this kprov does not know")]
+    UnknownKind { address: String, kind: String },
+    #[error("refreshing {kind}: {source}")]
+    Read { kind: String, source: ResourceError },
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Refreshed {
+    /// What exists, by address.
+    pub observed: BTreeMap<String, Observed>,
+    /// Addresses in state that no longer exist.
+    pub missing: BTreeSet<String>,
+    /// Pending creates that turned out to exist and are adopted.
+    pub adopted: BTreeSet<String>,
+}
+
+/// Read every resource in `state` from the cloud.
+pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refreshed, RefreshError> {
+    // Group by kind: ids to read, and addresses whose create may or may not have happened.
+    let mut by_kind: BTreeMap<&str, (Vec<(String, String)>, Vec<String>)> = BTreeMap::new();
+    for (addr, r) in &state.resources {
+        if registry.get(&r.kind).is_none() {
+            return Err(RefreshError::UnknownKind { address: addr.clone(), kind: r.kind.clone() });
+        }
+        let entry = by_kind.entry(r.kind.as_str()).or_default();
+        match (&r.status, &r.id) {
+            (Status::PendingCreate, _) | (_, None) => entry.1.push(addr.clone()),
+            (_, Some(id)) => entry.0.push((addr.clone(), id.clone())),
+        }
+    }
+    let reads = by_kind.into_iter().map(|(kind, (ids, pending))| async move {
+        let k = registry.get(kind).ok_or_else(|| RefreshError::UnknownKind {
+            address: String::new(),
+            kind: kind.to_string(),
+        })?;
+        let err = |source| RefreshError::Read { kind: kind.to_string(), source };
+        let mut out: Vec<(String, Option<Observed>, bool)> = Vec::new();
+        if !ids.is_empty() {
+            let just_ids: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+            let found: BTreeMap<String, Observed> =
+                k.read_many(cx, &just_ids).await.map_err(err)?.into_iter().map(|o| (o.id.clone(), o)).collect();
+            for (addr, id) in ids {
+                out.push((addr, found.get(&id).cloned(), false));
+            }
+        }
+        if !pending.is_empty() {
+            let owned = k.find_owned(cx).await.map_err(err)?;
+            for addr in pending {
+                let hit = owned.iter().find(|o| o.owner_address.as_deref() == Some(addr.as_str())).cloned();
+                out.push((addr, hit, true));
+            }
+        }
+        Ok::<_, RefreshError>(out)
+    });
+    let mut refreshed = Refreshed::default();
+    for (addr, obs, was_pending) in try_join_all(reads).await?.into_iter().flatten() {
+        match obs {
+            Some(o) => {
+                if was_pending {
+                    refreshed.adopted.insert(addr.clone());
+                }
+                refreshed.observed.insert(addr, o);
+            }
+            None => {
+                refreshed.missing.insert(addr);
+            }
+        }
+    }
+    Ok(refreshed)
+}
