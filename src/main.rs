@@ -36,7 +36,11 @@ fn report(e: &CliError) {
         // Located configuration errors: a source snippet on a terminal, the plain
         // `file:line:col: message` otherwise.
         CliError::Config(c) if std::io::stderr().is_terminal() => {
-            eprintln!("{:?}", miette::Report::new(c.clone()));
+            let mut out = String::new();
+            match miette::GraphicalReportHandler::new().render_report(&mut out, c) {
+                Ok(()) => eprintln!("{out}"),
+                Err(_) => eprintln!("Error: {e}"),
+            }
         }
         CliError::Failed(_) => {}
         _ => eprintln!("Error: {e}"),

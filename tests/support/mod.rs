@@ -57,6 +57,10 @@ pub fn aws_env() -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_SESSION_TOKEN", "testing".into()),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        // Never read a developer's real AWS configuration.
+        ("AWS_CONFIG_FILE", "/nonexistent/kprov-tests/config".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/kprov-tests/credentials".into()),
+        ("AWS_PROFILE", "default".into()),
     ]
 }
 
@@ -74,4 +78,33 @@ pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
 
 pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(region).await)
+}
+
+/// A scratch directory with a copy of the repo's plans (tests may edit the overlays) and an
+/// empty state directory.
+pub fn scratch_plans() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&repo_root().join("plans"), &dir.path().join("plans"));
+    std::fs::create_dir_all(dir.path().join("state")).expect("state dir");
+    dir
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read plans") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+/// The kprov binary, run in `dir` against moto.
+pub fn kprov(dir: &std::path::Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("kprov").expect("kprov binary");
+    c.current_dir(dir).envs(aws_env()).env_remove("AWS_REGION").env("NO_COLOR", "1");
+    c
 }
