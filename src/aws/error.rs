@@ -52,10 +52,7 @@ where
             let status = se.raw().status().as_u16();
             // EC2 (query protocol) carries the request id in the XML body, parsed into the
             // metadata; other services send it as a header.
-            let request_id = meta
-                .request_id()
-                .or_else(|| se.raw().request_id())
-                .map(str::to_string);
+            let request_id = meta.request_id().or_else(|| se.raw().request_id()).map(str::to_string);
             match meta.code() {
                 Some(code) => ResourceError::Aws {
                     retryable: is_retryable(code, status),
@@ -72,41 +69,22 @@ where
             let request_id = re.raw().request_id().map(str::to_string);
             without_code(operation, status, re.raw(), request_id)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ResourceError::Transport {
-            operation,
-            message: DisplayErrorContext(&err).to_string(),
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            ResourceError::Transport { operation, message: DisplayErrorContext(&err).to_string() }
+        }
         // Construction failures are our own bugs (a missing required field) or an
         // unserializable input: nothing AWS said, so not an `Aws` error.
         _ => ResourceError::Invalid {
-            message: format!(
-                "{operation}: could not build the request: {}",
-                DisplayErrorContext(&err)
-            ),
+            message: format!("{operation}: could not build the request: {}", DisplayErrorContext(&err)),
         },
     }
 }
 
 /// The service answered, but without an AWS error code: report the HTTP status as the code and
 /// the start of the body as the message (moto answers unimplemented actions with HTML).
-fn without_code(
-    operation: String,
-    status: u16,
-    raw: &HttpResponse,
-    request_id: Option<String>,
-) -> ResourceError {
-    let body = raw
-        .body()
-        .bytes()
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
-    let snippet: String = body
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(300)
-        .collect();
+fn without_code(operation: String, status: u16, raw: &HttpResponse, request_id: Option<String>) -> ResourceError {
+    let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
     let message = if snippet.is_empty() {
         "the service answered without an error code".to_string()
     } else {
@@ -173,10 +151,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse::new(
-            StatusCode::try_from(status).expect("status"),
-            SdkBody::from(body.to_string()),
-        )
+        HttpResponse::new(StatusCode::try_from(status).expect("status"), SdkBody::from(body.to_string()))
     }
 
     #[test]
@@ -188,13 +163,7 @@ mod tests {
             .build();
         let err = SdkError::service_error(DescribeVpcsError::generic(meta), response(400, ""));
         match from_sdk("DescribeVpcs", err) {
-            ResourceError::Aws {
-                operation,
-                code,
-                message,
-                request_id,
-                retryable,
-            } => {
+            ResourceError::Aws { operation, code, message, request_id, retryable } => {
                 assert_eq!(operation, "DescribeVpcs");
                 assert_eq!(code, "InvalidVpcID.NotFound");
                 assert!(message.contains("does not exist"));
@@ -207,17 +176,9 @@ mod tests {
 
     #[test]
     fn throttling_is_retryable() {
-        let meta = ErrorMetadata::builder()
-            .code("RequestLimitExceeded")
-            .build();
+        let meta = ErrorMetadata::builder().code("RequestLimitExceeded").build();
         let err = SdkError::service_error(DescribeVpcsError::generic(meta), response(503, ""));
-        assert!(matches!(
-            from_sdk("DescribeVpcs", err),
-            ResourceError::Aws {
-                retryable: true,
-                ..
-            }
-        ));
+        assert!(matches!(from_sdk("DescribeVpcs", err), ResourceError::Aws { retryable: true, .. }));
     }
 
     #[test]
@@ -228,31 +189,21 @@ mod tests {
             response(500, "<html><body>  Not   yet implemented</body></html>"),
         );
         match from_sdk("DescribeVpcs", err) {
-            ResourceError::Aws {
-                code,
-                message,
-                retryable,
-                ..
-            } => {
+            ResourceError::Aws { code, message, retryable, .. } => {
                 assert_eq!(code, "HTTP 500");
                 assert!(message.contains("Not yet implemented"), "{message}");
                 assert!(retryable);
             }
             other => panic!("unexpected {other:?}"),
         }
-        let err: SdkError<DescribeVpcsError, _> =
-            SdkError::response_error("bad body", response(404, ""));
+        let err: SdkError<DescribeVpcsError, _> = SdkError::response_error("bad body", response(404, ""));
         assert_eq!(from_sdk("DescribeVpcs", err).code(), Some("HTTP 404"));
     }
 
     #[test]
     fn transport_failures_are_transport_errors() {
-        let err: SdkError<DescribeVpcsError, HttpResponse> =
-            SdkError::timeout_error("took too long");
-        assert!(matches!(
-            from_sdk("DescribeVpcs", err),
-            ResourceError::Transport { .. }
-        ));
+        let err: SdkError<DescribeVpcsError, HttpResponse> = SdkError::timeout_error("took too long");
+        assert!(matches!(from_sdk("DescribeVpcs", err), ResourceError::Transport { .. }));
     }
 
     #[test]
@@ -273,12 +224,7 @@ mod tests {
         ] {
             assert!(is_not_found(code), "{code}");
         }
-        for code in [
-            "InvalidParameterValue",
-            "DependencyViolation",
-            "HTTP 404",
-            "InvalidGroup.Duplicate",
-        ] {
+        for code in ["InvalidParameterValue", "DependencyViolation", "HTTP 404", "InvalidGroup.Duplicate"] {
             assert!(!is_not_found(code), "{code}");
         }
     }

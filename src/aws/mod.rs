@@ -55,10 +55,7 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
 /// The same kinds as [`registry`] over a dummy configuration: no credentials, no network use.
 /// Only for schema validation and graph printing; calling a kind's API methods fails.
 pub fn offline_registry() -> Registry {
-    let sdk = SdkConfig::builder()
-        .region(Region::new("us-east-1"))
-        .behavior_version(BehaviorVersion::latest())
-        .build();
+    let sdk = SdkConfig::builder().region(Region::new("us-east-1")).behavior_version(BehaviorVersion::latest()).build();
     registry(&sdk)
 }
 
@@ -91,9 +88,6 @@ mod tests {
         let sdk = sdk_config("eu-west-3", Some("http://127.0.0.1:9")).await;
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
-        assert_eq!(
-            sdk.retry_config().map(|r| r.max_attempts()),
-            Some(MAX_ATTEMPTS)
-        );
+        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(MAX_ATTEMPTS));
     }
 }

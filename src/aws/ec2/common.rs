@@ -20,8 +20,8 @@ use serde_json::json;
 
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, Owner, ResourceError, ResourceKind, Spec, Value,
-    TAG_ADDRESS, TAG_ENV, TAG_STACK,
+    AttrSchema, AttrType, Attrs, Cx, Observed, Owner, ResourceError, ResourceKind, Spec, Value, TAG_ADDRESS, TAG_ENV,
+    TAG_STACK,
 };
 
 pub type Client = aws_sdk_ec2::Client;
@@ -44,10 +44,7 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().map(Into::into).collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.into_iter().map(Into::into).collect())).build()
 }
 
 /// Filters selecting resources carrying `owner`'s ownership tags.
@@ -72,10 +69,7 @@ pub fn user_tags(spec: &Spec) -> Result<Vec<(String, String)>, ResourceError> {
 }
 
 fn to_tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    pairs.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// The `TagSpecifications` entry for creating `spec` as a resource of type `rt`: the ownership
@@ -84,10 +78,7 @@ fn to_tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
 pub fn tag_spec(rt: ResourceType, cx: &Cx, spec: &Spec) -> Result<TagSpecification, ResourceError> {
     let mut tags = user_tags(spec)?;
     tags.extend(cx.ownership_tags(&spec.address));
-    Ok(TagSpecification::builder()
-        .resource_type(rt)
-        .set_tags(Some(to_tags(tags)))
-        .build())
+    Ok(TagSpecification::builder().resource_type(rt).set_tags(Some(to_tags(tags))).build())
 }
 
 /// One resource as read from AWS, with the ownership tags it carries.
@@ -100,8 +91,7 @@ pub struct Found {
 
 impl Found {
     pub fn owned_by(&self, owner: &Owner) -> bool {
-        self.stack.as_deref() == Some(owner.stack.as_str())
-            && self.env.as_deref() == Some(owner.env.as_str())
+        self.stack.as_deref() == Some(owner.stack.as_str()) && self.env.as_deref() == Some(owner.env.as_str())
     }
 }
 
@@ -125,26 +115,14 @@ pub fn found(id: impl Into<String>, mut attrs: Attrs, tags: &[Tag]) -> Found {
         }
     }
     attrs.insert("tags".into(), Value::Object(user));
-    Found {
-        obs: Observed {
-            id: id.into(),
-            attrs,
-            owner_address: address,
-        },
-        stack,
-        env,
-    }
+    Found { obs: Observed { id: id.into(), attrs, owner_address: address }, stack, env }
 }
 
 /// Build a [`Found`] for a resource that cannot carry tags itself but belongs to one that
 /// does (a route-table association inherits its table's ownership).
 pub fn found_untagged(id: impl Into<String>, attrs: Attrs, parent: &Found) -> Found {
     Found {
-        obs: Observed {
-            id: id.into(),
-            attrs,
-            owner_address: None,
-        },
+        obs: Observed { id: id.into(), attrs, owner_address: None },
         stack: parent.stack.clone(),
         env: parent.env.clone(),
     }
@@ -160,53 +138,24 @@ pub fn put_str(attrs: &mut Attrs, name: &str, v: Option<&str>) {
 /// Apply the difference between the user tags in `prior` and those in `spec` to `id`:
 /// CreateTags for new or changed values, DeleteTags for removed keys. `kprov:*` tags are never
 /// touched (they are not in either side).
-pub async fn reconcile_tags(
-    client: &Client,
-    id: &str,
-    prior: &Observed,
-    spec: &Spec,
-) -> Result<(), ResourceError> {
+pub async fn reconcile_tags(client: &Client, id: &str, prior: &Observed, spec: &Spec) -> Result<(), ResourceError> {
     if !spec.attrs.contains_key("tags") {
         // Unmanaged: the plan does not set tags at all.
         return Ok(());
     }
     let desired: BTreeMap<String, String> = user_tags(spec)?.into_iter().collect();
-    let current: BTreeMap<String, String> = crate::resource::tags_of(&prior.attrs)
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with(KPROV_PREFIX))
-        .collect();
-    let set: Vec<(String, String)> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove: Vec<String> = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
+    let current: BTreeMap<String, String> =
+        crate::resource::tags_of(&prior.attrs).into_iter().filter(|(k, _)| !k.starts_with(KPROV_PREFIX)).collect();
+    let set: Vec<(String, String)> =
+        desired.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove: Vec<String> = current.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
     if !set.is_empty() {
-        client
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(to_tags(set)))
-            .send()
-            .await
-            .or_aws("CreateTags")?;
+        client.create_tags().resources(id).set_tags(Some(to_tags(set))).send().await.or_aws("CreateTags")?;
     }
     if !remove.is_empty() {
         // A tag given by key only is deleted whatever its value.
-        let keys = remove
-            .into_iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        client
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .or_aws("DeleteTags")?;
+        let keys = remove.into_iter().map(|k| Tag::builder().key(k).build()).collect();
+        client.delete_tags().resources(id).set_tags(Some(keys)).send().await.or_aws("DeleteTags")?;
     }
     Ok(())
 }
@@ -224,23 +173,13 @@ pub trait Describe: Send + Sync {
 /// `read_many` for a [`Describe`] kind: the ids as an id filter, in chunks of the filter's
 /// value limit. Only the requested ids are returned (a filter can match more, e.g. every
 /// association of a route table).
-pub async fn read_by_ids<D: Describe>(
-    kind: &D,
-    ids: &[String],
-) -> Result<Vec<Observed>, ResourceError> {
+pub async fn read_by_ids<D: Describe>(kind: &D, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
     let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     let unique: Vec<&str> = wanted.iter().copied().collect();
     for chunk in unique.chunks(FILTER_VALUES_MAX) {
-        let found = kind
-            .describe(vec![filter(D::ID_FILTER, chunk.iter().copied())])
-            .await?;
-        out.extend(
-            found
-                .into_iter()
-                .map(|f| f.obs)
-                .filter(|o| wanted.contains(o.id.as_str())),
-        );
+        let found = kind.describe(vec![filter(D::ID_FILTER, chunk.iter().copied())]).await?;
+        out.extend(found.into_iter().map(|f| f.obs).filter(|o| wanted.contains(o.id.as_str())));
     }
     Ok(out)
 }
@@ -248,16 +187,9 @@ pub async fn read_by_ids<D: Describe>(
 /// `find_owned` for a [`Describe`] kind: filter by the ownership tags server-side, and check
 /// them again here — an API (or an emulator) that ignores a tag filter must not make kprov
 /// adopt somebody else's resources.
-pub async fn find_by_owner<D: Describe>(
-    kind: &D,
-    owner: &Owner,
-) -> Result<Vec<Observed>, ResourceError> {
+pub async fn find_by_owner<D: Describe>(kind: &D, owner: &Owner) -> Result<Vec<Observed>, ResourceError> {
     let found = kind.describe(owner_filters(owner)).await?;
-    Ok(found
-        .into_iter()
-        .filter(|f| f.owned_by(owner))
-        .map(|f| f.obs)
-        .collect())
+    Ok(found.into_iter().filter(|f| f.owned_by(owner)).map(|f| f.obs).collect())
 }
 
 /// How long a just-created resource may stay invisible to Describe (EC2 is eventually
@@ -267,11 +199,7 @@ const READ_BACK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Read `id` right after a write. The first read is immediate; if the resource is not visible
 /// yet, poll (as a wait, not holding an engine slot) until it is.
-pub async fn read_back<K: ResourceKind + ?Sized>(
-    kind: &K,
-    cx: &Cx,
-    id: &str,
-) -> Result<Observed, ResourceError> {
+pub async fn read_back<K: ResourceKind + ?Sized>(kind: &K, cx: &Cx, id: &str) -> Result<Observed, ResourceError> {
     let ids = [id.to_string()];
     if let Some(o) = kind.read_many(cx, &ids).await?.into_iter().next() {
         return Ok(o);
@@ -292,12 +220,7 @@ const DEPENDENCY_INTERVAL: Duration = Duration::from_secs(10);
 /// Run `op`; while it fails with one of `codes`, wait (without holding an engine slot) and try
 /// again, for at most five minutes. After that the last error is returned as is, so the user
 /// sees AWS's reason rather than a bare timeout.
-pub async fn retry_on_codes<T, F, Fut>(
-    cx: &Cx,
-    what: &str,
-    codes: &[&str],
-    mut op: F,
-) -> Result<T, ResourceError>
+pub async fn retry_on_codes<T, F, Fut>(cx: &Cx, what: &str, codes: &[&str], mut op: F) -> Result<T, ResourceError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ResourceError>>,
@@ -321,9 +244,7 @@ where
 }
 
 /// A delete call where "already gone" is success.
-pub async fn delete_ok_if_gone<T>(
-    r: impl Future<Output = Result<T, ResourceError>>,
-) -> Result<(), ResourceError> {
+pub async fn delete_ok_if_gone<T>(r: impl Future<Output = Result<T, ResourceError>>) -> Result<(), ResourceError> {
     not_found_as_none(r.await).map(|_| ())
 }
 
@@ -333,12 +254,7 @@ pub fn required<T>(v: Option<T>, operation: &str, what: &str) -> Result<T, Resou
 }
 
 /// The ARN of an EC2 resource whose API does not return one (`vpc`, `security-group`).
-pub fn ec2_arn(
-    client: &Client,
-    owner_id: Option<&str>,
-    resource: &str,
-    id: &str,
-) -> Option<String> {
+pub fn ec2_arn(client: &Client, owner_id: Option<&str>, resource: &str, id: &str) -> Option<String> {
     let region = client.config().region()?;
     let owner = owner_id?;
     Some(format!("arn:aws:ec2:{region}:{owner}:{resource}/{id}"))
@@ -352,11 +268,7 @@ mod tests {
     fn spec(tags: Value) -> Spec {
         let mut attrs = Attrs::new();
         attrs.insert("tags".into(), tags);
-        Spec {
-            address: Address::new("ec2_vpc", "main", None),
-            attrs,
-            client_token: "t".into(),
-        }
+        Spec { address: Address::new("ec2_vpc", "main", None), attrs, client_token: "t".into() }
     }
 
     #[test]
@@ -370,22 +282,13 @@ mod tests {
         let f = found("vpc-1", Attrs::new(), &tags);
         assert_eq!(f.obs.attrs["tags"], json!({"Name": "main"}));
         assert_eq!(f.obs.owner_address.as_deref(), Some("ec2_vpc.main"));
-        assert!(f.owned_by(&Owner {
-            stack: "platform".into(),
-            env: "prod".into()
-        }));
-        assert!(!f.owned_by(&Owner {
-            stack: "platform".into(),
-            env: "dev".into()
-        }));
+        assert!(f.owned_by(&Owner { stack: "platform".into(), env: "prod".into() }));
+        assert!(!f.owned_by(&Owner { stack: "platform".into(), env: "dev".into() }));
     }
 
     #[test]
     fn tag_spec_has_ownership_and_user_tags() {
-        let cx = Cx::new(Owner {
-            stack: "s".into(),
-            env: "e".into(),
-        });
+        let cx = Cx::new(Owner { stack: "s".into(), env: "e".into() });
         let ts = tag_spec(ResourceType::Vpc, &cx, &spec(json!({"Name": "x"}))).expect("tag spec");
         let keys: Vec<_> = ts.tags().iter().filter_map(|t| t.key()).collect();
         assert_eq!(keys, ["Name", TAG_STACK, TAG_ENV, TAG_ADDRESS]);

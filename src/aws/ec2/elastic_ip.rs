@@ -11,9 +11,7 @@ use serde_json::json;
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 /// Releasing fails while the address is still associated (e.g. with a NAT gateway that is
 /// going away): these clear up by themselves.
@@ -27,9 +25,7 @@ pub struct ElasticIp {
 impl ElasticIp {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::optional("domain", AttrType::String)
-                .default(json!("vpc"))
-                .force_new(),
+            AttrSchema::optional("domain", AttrType::String).default(json!("vpc")).force_new(),
             tags_attr(),
             AttrSchema::computed("public_ip", AttrType::String),
         ]);
@@ -42,13 +38,8 @@ impl Describe for ElasticIp {
     const ID_FILTER: &'static str = "allocation-id";
 
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Found>, ResourceError> {
-        let out = self
-            .client
-            .describe_addresses()
-            .set_filters(Some(filters))
-            .send()
-            .await
-            .or_aws("DescribeAddresses")?;
+        let out =
+            self.client.describe_addresses().set_filters(Some(filters)).send().await.or_aws("DescribeAddresses")?;
         Ok(out
             .addresses()
             .iter()
@@ -92,17 +83,11 @@ impl ResourceKind for ElasticIp {
             .send()
             .await
             .or_aws("AllocateAddress")?;
-        let id =
-            common::required(out.allocation_id(), "AllocateAddress", "allocation id")?.to_string();
+        let id = common::required(out.allocation_id(), "AllocateAddress", "allocation id")?.to_string();
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
     }
@@ -111,12 +96,7 @@ impl ResourceKind for ElasticIp {
         let what = format!("Elastic IP {} to be released by its user", prior.id);
         common::retry_on_codes(cx, &what, RELEASE_RETRY_CODES, || {
             common::delete_ok_if_gone(async {
-                self.client
-                    .release_address()
-                    .allocation_id(&prior.id)
-                    .send()
-                    .await
-                    .or_aws("ReleaseAddress")
+                self.client.release_address().allocation_id(&prior.id).send().await.or_aws("ReleaseAddress")
             })
         })
         .await

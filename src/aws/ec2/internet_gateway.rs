@@ -10,9 +10,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType};
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 /// Detaching fails with `DependencyViolation` while the VPC still has public addresses mapped
 /// (a NAT gateway's EIP being released): worth retrying for a while.
@@ -76,15 +74,11 @@ impl InternetGateway {
     }
 
     async fn attached_vpc(&self, id: &str) -> Result<Option<String>, ResourceError> {
-        let found = self
-            .describe(vec![common::filter(Self::ID_FILTER, [id])])
-            .await?;
-        Ok(found.into_iter().next().and_then(|f| {
-            f.obs
-                .attrs
-                .get("vpc_id")
-                .and_then(|v| v.as_str().map(str::to_string))
-        }))
+        let found = self.describe(vec![common::filter(Self::ID_FILTER, [id])]).await?;
+        Ok(found
+            .into_iter()
+            .next()
+            .and_then(|f| f.obs.attrs.get("vpc_id").and_then(|v| v.as_str().map(str::to_string))))
     }
 }
 
@@ -110,12 +104,10 @@ impl Describe for InternetGateway {
                 let mut attrs = Attrs::new();
                 // AWS reports an attached gateway's state as `available` (not in the SDK's
                 // enum), so anything but detaching/detached counts as attached.
-                let attached = g.attachments().iter().find(|a| {
-                    !matches!(
-                        a.state().map(|s| s.as_str()),
-                        Some("detached" | "detaching")
-                    )
-                });
+                let attached = g
+                    .attachments()
+                    .iter()
+                    .find(|a| !matches!(a.state().map(|s| s.as_str()), Some("detached" | "detaching")));
                 put_str(&mut attrs, "vpc_id", attached.and_then(|a| a.vpc_id()));
                 Some(found(id, attrs, g.tags()))
             })
@@ -156,12 +148,7 @@ impl ResourceKind for InternetGateway {
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         let current = prior.attrs.get("vpc_id").and_then(|v| v.as_str());
         if let Some(want) = spec.str("vpc_id") {
             if current != Some(want) {

@@ -25,18 +25,12 @@ use crate::resource::Registry;
 pub fn register(reg: &mut Registry, client: aws_sdk_ec2::Client) {
     reg.register(Arc::new(vpc::Vpc::new(client.clone())));
     reg.register(Arc::new(subnet::Subnet::new(client.clone())));
-    reg.register(Arc::new(internet_gateway::InternetGateway::new(
-        client.clone(),
-    )));
+    reg.register(Arc::new(internet_gateway::InternetGateway::new(client.clone())));
     reg.register(Arc::new(elastic_ip::ElasticIp::new(client.clone())));
     reg.register(Arc::new(nat_gateway::NatGateway::new(client.clone())));
     reg.register(Arc::new(route_table::RouteTable::new(client.clone())));
     reg.register(Arc::new(route::Route::new(client.clone())));
-    reg.register(Arc::new(
-        route_table_association::RouteTableAssociation::new(client.clone()),
-    ));
+    reg.register(Arc::new(route_table_association::RouteTableAssociation::new(client.clone())));
     reg.register(Arc::new(security_group::SecurityGroup::new(client.clone())));
-    reg.register(Arc::new(security_group_rule::SecurityGroupRule::new(
-        client,
-    )));
+    reg.register(Arc::new(security_group_rule::SecurityGroupRule::new(client)));
 }

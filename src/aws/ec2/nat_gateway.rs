@@ -12,16 +12,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{
-    ConnectivityType, Filter, NatGateway as NatGatewayItem, NatGatewayState, ResourceType,
-};
+use aws_sdk_ec2::types::{ConnectivityType, Filter, NatGateway as NatGatewayItem, NatGatewayState, ResourceType};
 use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 /// NAT gateways usually take 1–5 minutes either way; AWS's own waiter gives up after ~10.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -52,35 +48,21 @@ impl NatGateway {
 
     fn validate(spec: &Spec) -> Result<(), ResourceError> {
         let invalid = |m: String| Err(ResourceError::invalid(format!("{}: {m}", spec.address)));
-        match (
-            spec.str("connectivity_type").unwrap_or("public"),
-            spec.str("allocation_id"),
-        ) {
-            ("public", None) => {
-                invalid("a public NAT gateway needs allocation_id (an Elastic IP)".into())
-            }
-            ("private", Some(_)) => {
-                invalid("a private NAT gateway cannot have an allocation_id".into())
-            }
+        match (spec.str("connectivity_type").unwrap_or("public"), spec.str("allocation_id")) {
+            ("public", None) => invalid("a public NAT gateway needs allocation_id (an Elastic IP)".into()),
+            ("private", Some(_)) => invalid("a private NAT gateway cannot have an allocation_id".into()),
             ("public" | "private", _) => Ok(()),
-            (other, _) => invalid(format!(
-                "connectivity_type must be \"public\" or \"private\", not {other:?}"
-            )),
+            (other, _) => invalid(format!("connectivity_type must be \"public\" or \"private\", not {other:?}")),
         }
     }
 
     /// The gateway as AWS reports it, whatever its state (None when AWS does not know it).
     async fn raw(&self, id: &str) -> Result<Option<NatGatewayItem>, ResourceError> {
-        let items = self
-            .describe_raw(vec![filter(Self::ID_FILTER, [id])])
-            .await?;
+        let items = self.describe_raw(vec![filter(Self::ID_FILTER, [id])]).await?;
         Ok(items.into_iter().find(|n| n.nat_gateway_id() == Some(id)))
     }
 
-    async fn describe_raw(
-        &self,
-        filters: Vec<Filter>,
-    ) -> Result<Vec<NatGatewayItem>, ResourceError> {
+    async fn describe_raw(&self, filters: Vec<Filter>) -> Result<Vec<NatGatewayItem>, ResourceError> {
         self.client
             .describe_nat_gateways()
             .set_filter(Some(filters))
@@ -123,10 +105,7 @@ impl NatGateway {
         cx.poll_until(&what, WAIT_TIMEOUT, WAIT_INTERVAL, || async {
             let gone = match self.raw(id).await? {
                 None => true,
-                Some(n) => matches!(
-                    n.state(),
-                    Some(NatGatewayState::Deleted | NatGatewayState::Failed)
-                ),
+                Some(n) => matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Failed)),
             };
             Ok(gone.then_some(()))
         })
@@ -136,10 +115,7 @@ impl NatGateway {
 
 /// States in which a NAT gateway is (or is about to be) gone.
 fn is_gone(state: Option<&NatGatewayState>) -> bool {
-    matches!(
-        state,
-        Some(NatGatewayState::Deleting | NatGatewayState::Deleted | NatGatewayState::Failed)
-    )
+    matches!(state, Some(NatGatewayState::Deleting | NatGatewayState::Deleted | NatGatewayState::Failed))
 }
 
 #[async_trait::async_trait]
@@ -155,21 +131,10 @@ impl Describe for NatGateway {
                 let id = n.nat_gateway_id()?;
                 let mut attrs = Attrs::new();
                 put_str(&mut attrs, "subnet_id", n.subnet_id());
-                put_str(
-                    &mut attrs,
-                    "connectivity_type",
-                    n.connectivity_type().map(ConnectivityType::as_str),
-                );
+                put_str(&mut attrs, "connectivity_type", n.connectivity_type().map(ConnectivityType::as_str));
                 // The primary address carries the EIP of a public gateway.
-                let addr = n
-                    .nat_gateway_addresses()
-                    .iter()
-                    .find(|a| a.is_primary() != Some(false));
-                put_str(
-                    &mut attrs,
-                    "allocation_id",
-                    addr.and_then(|a| a.allocation_id()),
-                );
+                let addr = n.nat_gateway_addresses().iter().find(|a| a.is_primary() != Some(false));
+                put_str(&mut attrs, "allocation_id", addr.and_then(|a| a.allocation_id()));
                 put_str(&mut attrs, "private_ip", addr.and_then(|a| a.private_ip()));
                 put_str(&mut attrs, "public_ip", addr.and_then(|a| a.public_ip()));
                 Some(found(id, attrs, n.tags()))
@@ -199,29 +164,19 @@ impl ResourceKind for NatGateway {
             .client_token(&spec.client_token)
             .subnet_id(spec.req_str("subnet_id")?)
             .set_allocation_id(spec.str("allocation_id").map(str::to_string))
-            .connectivity_type(ConnectivityType::from(
-                spec.str("connectivity_type").unwrap_or("public"),
-            ))
+            .connectivity_type(ConnectivityType::from(spec.str("connectivity_type").unwrap_or("public")))
             .tag_specifications(common::tag_spec(ResourceType::Natgateway, cx, spec)?)
             .send()
             .await
             .or_aws("CreateNatGateway")?;
-        let id = common::required(
-            out.nat_gateway().and_then(|n| n.nat_gateway_id()),
-            "CreateNatGateway",
-            "NAT gateway id",
-        )?
-        .to_string();
+        let id =
+            common::required(out.nat_gateway().and_then(|n| n.nat_gateway_id()), "CreateNatGateway", "NAT gateway id")?
+                .to_string();
         self.wait_available(cx, &id).await?;
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         // Everything but tags forces a new gateway.
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
@@ -236,12 +191,7 @@ impl ResourceKind for NatGateway {
             Some(n) if matches!(n.state(), Some(NatGatewayState::Deleting)) => {}
             Some(_) => {
                 not_found_as_none(
-                    self.client
-                        .delete_nat_gateway()
-                        .nat_gateway_id(&prior.id)
-                        .send()
-                        .await
-                        .or_aws("DeleteNatGateway"),
+                    self.client.delete_nat_gateway().nat_gateway_id(&prior.id).send().await.or_aws("DeleteNatGateway"),
                 )?;
             }
         }

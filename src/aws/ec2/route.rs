@@ -14,9 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::common::{self, filter, put_str, Client};
 use super::route_table::describe_route_tables;
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 pub struct Route {
     client: Client,
@@ -45,9 +43,7 @@ impl<'a> Target<'a> {
 
     fn of_observed(o: &'a Observed) -> Option<Self> {
         let get = |k: &str| o.attrs.get(k).and_then(|v| v.as_str());
-        get("nat_gateway_id")
-            .map(Target::Nat)
-            .or_else(|| get("gateway_id").map(Target::Gateway))
+        get("nat_gateway_id").map(Target::Nat).or_else(|| get("gateway_id").map(Target::Gateway))
     }
 }
 
@@ -59,8 +55,7 @@ pub fn route_id(table: &str, cidr: &str) -> String {
 /// `(route table id, destination CIDR)` from a route id. Route table ids (`rtb-…`) contain no
 /// underscore, so the first one separates the two.
 fn parse_id(id: &str) -> Option<(&str, &str)> {
-    id.split_once('_')
-        .filter(|(t, c)| !t.is_empty() && !c.is_empty())
+    id.split_once('_').filter(|(t, c)| !t.is_empty() && !c.is_empty())
 }
 
 impl Route {
@@ -68,20 +63,14 @@ impl Route {
         let schema = Schema::new(vec![
             AttrSchema::required("route_table_id", AttrType::String).force_new(),
             AttrSchema::required("destination_cidr_block", AttrType::String).force_new(),
-            AttrSchema::optional("gateway_id", AttrType::String)
-                .doc("An internet gateway id (igw-…)."),
-            AttrSchema::optional("nat_gateway_id", AttrType::String)
-                .doc("A NAT gateway id (nat-…)."),
+            AttrSchema::optional("gateway_id", AttrType::String).doc("An internet gateway id (igw-…)."),
+            AttrSchema::optional("nat_gateway_id", AttrType::String).doc("A NAT gateway id (nat-…)."),
         ]);
         Route { client, schema }
     }
 
     async fn read_one(&self, cx: &Cx, id: &str) -> Result<Option<Observed>, ResourceError> {
-        Ok(self
-            .read_many(cx, &[id.to_string()])
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.read_many(cx, &[id.to_string()]).await?.into_iter().next())
     }
 }
 
@@ -103,12 +92,7 @@ impl ResourceKind for Route {
         let tables: Vec<&str> = wanted.keys().copied().collect();
         let mut out = Vec::new();
         for chunk in tables.chunks(common::FILTER_VALUES_MAX) {
-            for t in describe_route_tables(
-                &self.client,
-                vec![filter("route-table-id", chunk.iter().copied())],
-            )
-            .await?
-            {
+            for t in describe_route_tables(&self.client, vec![filter("route-table-id", chunk.iter().copied())]).await? {
                 let Some(table_id) = t.route_table_id() else {
                     continue;
                 };
@@ -116,8 +100,7 @@ impl ResourceKind for Route {
                     continue;
                 };
                 for r in t.routes() {
-                    let Some(cidr) = r.destination_cidr_block().filter(|c| cidrs.contains(c))
-                    else {
+                    let Some(cidr) = r.destination_cidr_block().filter(|c| cidrs.contains(c)) else {
                         continue;
                     };
                     let mut attrs = Attrs::new();
@@ -125,11 +108,7 @@ impl ResourceKind for Route {
                     put_str(&mut attrs, "destination_cidr_block", Some(cidr));
                     put_str(&mut attrs, "gateway_id", r.gateway_id());
                     put_str(&mut attrs, "nat_gateway_id", r.nat_gateway_id());
-                    out.push(Observed {
-                        id: route_id(table_id, cidr),
-                        attrs,
-                        owner_address: None,
-                    });
+                    out.push(Observed { id: route_id(table_id, cidr), attrs, owner_address: None });
                 }
             }
         }
@@ -141,11 +120,7 @@ impl ResourceKind for Route {
         let table = spec.req_str("route_table_id")?;
         let cidr = spec.req_str("destination_cidr_block")?;
         let id = route_id(table, cidr);
-        let req = self
-            .client
-            .create_route()
-            .route_table_id(table)
-            .destination_cidr_block(cidr);
+        let req = self.client.create_route().route_table_id(table).destination_cidr_block(cidr);
         let req = match target {
             Target::Gateway(g) => req.gateway_id(g),
             Target::Nat(n) => req.nat_gateway_id(n),
@@ -163,12 +138,7 @@ impl ResourceKind for Route {
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         let target = Target::of(spec)?;
         if Target::of_observed(prior) != Some(target) {
             let req = self
@@ -187,10 +157,7 @@ impl ResourceKind for Route {
 
     async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         let Some((table, cidr)) = parse_id(&prior.id) else {
-            return Err(ResourceError::invalid(format!(
-                "`{}` is not a route id (rtb-…_CIDR)",
-                prior.id
-            )));
+            return Err(ResourceError::invalid(format!("`{}` is not a route id (rtb-…_CIDR)", prior.id)));
         };
         common::delete_ok_if_gone(async {
             self.client

@@ -9,9 +9,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, RouteTable as RouteTableItem};
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 pub struct RouteTable {
     client: Client,
@@ -20,10 +18,7 @@ pub struct RouteTable {
 
 impl RouteTable {
     pub fn new(client: Client) -> Self {
-        let schema = Schema::new(vec![
-            AttrSchema::required("vpc_id", AttrType::String).force_new(),
-            tags_attr(),
-        ]);
+        let schema = Schema::new(vec![AttrSchema::required("vpc_id", AttrType::String).force_new(), tags_attr()]);
         RouteTable { client, schema }
     }
 }
@@ -86,21 +81,13 @@ impl ResourceKind for RouteTable {
             .send()
             .await
             .or_aws("CreateRouteTable")?;
-        let id = common::required(
-            out.route_table().and_then(|t| t.route_table_id()),
-            "CreateRouteTable",
-            "route table id",
-        )?
-        .to_string();
+        let id =
+            common::required(out.route_table().and_then(|t| t.route_table_id()), "CreateRouteTable", "route table id")?
+                .to_string();
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
     }
@@ -109,12 +96,7 @@ impl ResourceKind for RouteTable {
         let what = format!("route table {} associations to go away", prior.id);
         common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
             common::delete_ok_if_gone(async {
-                self.client
-                    .delete_route_table()
-                    .route_table_id(&prior.id)
-                    .send()
-                    .await
-                    .or_aws("DeleteRouteTable")
+                self.client.delete_route_table().route_table_id(&prior.id).send().await.or_aws("DeleteRouteTable")
             })
         })
         .await

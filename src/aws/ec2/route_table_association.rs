@@ -15,9 +15,7 @@ use aws_sdk_ec2::types::{Filter, RouteTableAssociationStateCode};
 use super::common::{self, filter, found_untagged, put_str, Client, Describe, Found};
 use super::route_table::{describe_route_tables, table_found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 pub struct RouteTableAssociation {
     client: Client,
@@ -36,9 +34,7 @@ impl RouteTableAssociation {
 
     /// The current association of `subnet_id`, if any.
     async fn of_subnet(&self, subnet_id: &str) -> Result<Option<Observed>, ResourceError> {
-        let found = self
-            .describe(vec![filter("association.subnet-id", [subnet_id])])
-            .await?;
+        let found = self.describe(vec![filter("association.subnet-id", [subnet_id])]).await?;
         Ok(found
             .into_iter()
             .map(|f| f.obs)
@@ -68,8 +64,7 @@ impl Describe for RouteTableAssociation {
                             | RouteTableAssociationStateCode::Failed
                     )
                 );
-                let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id())
-                else {
+                let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id()) else {
                     continue;
                 };
                 if a.main() == Some(true) || !live {
@@ -77,11 +72,7 @@ impl Describe for RouteTableAssociation {
                 }
                 let mut attrs = Attrs::new();
                 put_str(&mut attrs, "subnet_id", Some(subnet));
-                put_str(
-                    &mut attrs,
-                    "route_table_id",
-                    a.route_table_id().or(t.route_table_id()),
-                );
+                put_str(&mut attrs, "route_table_id", a.route_table_id().or(t.route_table_id()));
                 out.push(found_untagged(id, attrs, &table));
             }
         }
@@ -105,30 +96,14 @@ impl ResourceKind for RouteTableAssociation {
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
         let subnet = spec.req_str("subnet_id")?;
         let table = spec.req_str("route_table_id")?;
-        let r = self
-            .client
-            .associate_route_table()
-            .subnet_id(subnet)
-            .route_table_id(table)
-            .send()
-            .await;
+        let r = self.client.associate_route_table().subnet_id(subnet).route_table_id(table).send().await;
         let id = match r.or_aws("AssociateRouteTable") {
-            Ok(out) => common::required(
-                out.association_id(),
-                "AssociateRouteTable",
-                "association id",
-            )?
-            .to_string(),
+            Ok(out) => common::required(out.association_id(), "AssociateRouteTable", "association id")?.to_string(),
             Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
                 // Adopt only an association with the very table we want; a subnet attached
                 // to another table is somebody else's decision.
                 match self.of_subnet(subnet).await? {
-                    Some(o)
-                        if o.attrs.get("route_table_id").and_then(|v| v.as_str())
-                            == Some(table) =>
-                    {
-                        o.id
-                    }
+                    Some(o) if o.attrs.get("route_table_id").and_then(|v| v.as_str()) == Some(table) => o.id,
                     _ => return Err(e),
                 }
             }
@@ -137,12 +112,7 @@ impl ResourceKind for RouteTableAssociation {
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         let table = spec.req_str("route_table_id")?;
         if prior.attrs.get("route_table_id").and_then(|v| v.as_str()) == Some(table) {
             return common::read_back(self, cx, &prior.id).await;
@@ -155,11 +125,7 @@ impl ResourceKind for RouteTableAssociation {
             .send()
             .await
             .or_aws("ReplaceRouteTableAssociation")?;
-        let id = common::required(
-            out.new_association_id(),
-            "ReplaceRouteTableAssociation",
-            "new association id",
-        )?;
+        let id = common::required(out.new_association_id(), "ReplaceRouteTableAssociation", "new association id")?;
         common::read_back(self, cx, id).await
     }
 

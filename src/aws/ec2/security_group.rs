@@ -13,9 +13,7 @@ use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
 pub struct SecurityGroup {
     client: Client,
@@ -26,9 +24,7 @@ impl SecurityGroup {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::optional("description", AttrType::String)
-                .default(json!("Managed by kprov"))
-                .force_new(),
+            AttrSchema::optional("description", AttrType::String).default(json!("Managed by kprov")).force_new(),
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
@@ -60,17 +56,12 @@ impl SecurityGroup {
     /// After `InvalidGroup.Duplicate`: the existing group's id, if it is this resource.
     async fn adoptable(&self, cx: &Cx, spec: &Spec) -> Result<Option<String>, ResourceError> {
         let found = self
-            .describe(vec![
-                filter("vpc-id", [spec.req_str("vpc_id")?]),
-                filter("group-name", [spec.req_str("name")?]),
-            ])
+            .describe(vec![filter("vpc-id", [spec.req_str("vpc_id")?]), filter("group-name", [spec.req_str("name")?])])
             .await?;
         let address = spec.address.to_string();
         Ok(found
             .into_iter()
-            .find(|f| {
-                f.owned_by(&cx.owner) && f.obs.owner_address.as_deref() == Some(address.as_str())
-            })
+            .find(|f| f.owned_by(&cx.owner) && f.obs.owner_address.as_deref() == Some(address.as_str()))
             .map(|f| f.obs.id))
     }
 }
@@ -134,50 +125,30 @@ impl ResourceKind for SecurityGroup {
             .await
             .or_aws("CreateSecurityGroup");
         let id = match r {
-            Ok(out) => {
-                common::required(out.group_id(), "CreateSecurityGroup", "group id")?.to_string()
-            }
-            Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
-                match self.adoptable(cx, spec).await? {
-                    Some(id) => id,
-                    None => return Err(e),
-                }
-            }
+            Ok(out) => common::required(out.group_id(), "CreateSecurityGroup", "group id")?.to_string(),
+            Err(e) if e.code() == Some("InvalidGroup.Duplicate") => match self.adoptable(cx, spec).await? {
+                Some(id) => id,
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         // Also on adoption: the crash may have come between create and revoke. Right after
         // CreateSecurityGroup the group may not be visible yet (eventual consistency).
         let what = format!("security group {id} to become visible");
-        common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || {
-            self.revoke_default_egress(&id)
-        })
-        .await?;
+        common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || self.revoke_default_egress(&id)).await?;
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
     }
 
     async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!(
-            "security group {} to be released by its network interfaces",
-            prior.id
-        );
+        let what = format!("security group {} to be released by its network interfaces", prior.id);
         common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
             common::delete_ok_if_gone(async {
-                self.client
-                    .delete_security_group()
-                    .group_id(&prior.id)
-                    .send()
-                    .await
-                    .or_aws("DeleteSecurityGroup")
+                self.client.delete_security_group().group_id(&prior.id).send().await.or_aws("DeleteSecurityGroup")
             })
         })
         .await

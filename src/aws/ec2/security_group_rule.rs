@@ -12,15 +12,13 @@
 //! Delete: Revoke… by rule id (not by permission, which would need the exact description).
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroupRule as RuleItem,
-    SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, UserIdGroupPair,
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroupRule as RuleItem, SecurityGroupRuleRequest,
+    SecurityGroupRuleUpdate, Tag, UserIdGroupPair,
 };
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 pub struct SecurityGroupRule {
     client: Client,
@@ -51,11 +49,7 @@ impl RuleDef {
         let egress = match spec.req_str("type")? {
             "ingress" => false,
             "egress" => true,
-            other => {
-                return Err(invalid(format!(
-                    "type must be \"ingress\" or \"egress\", not {other:?}"
-                )))
-            }
+            other => return Err(invalid(format!("type must be \"ingress\" or \"egress\", not {other:?}"))),
         };
         let protocol = spec.req_str("protocol")?;
         let port = |name: &str| -> Result<Option<i32>, ResourceError> {
@@ -72,16 +66,8 @@ impl RuleDef {
         let (from_port, to_port) = match protocol {
             "tcp" | "udp" => match (from, to) {
                 (Some(f), Some(t)) if 0 <= f && f <= t => (f, t),
-                (Some(_), Some(_)) => {
-                    return Err(invalid(
-                        "from_port must be 0 or more and at most to_port".into(),
-                    ))
-                }
-                _ => {
-                    return Err(invalid(format!(
-                        "protocol {protocol} needs from_port and to_port"
-                    )))
-                }
+                (Some(_), Some(_)) => return Err(invalid("from_port must be 0 or more and at most to_port".into())),
+                _ => return Err(invalid(format!("protocol {protocol} needs from_port and to_port"))),
             },
             // ICMP type and code; -1 means all.
             "icmp" => (from.unwrap_or(-1), to.unwrap_or(-1)),
@@ -89,26 +75,16 @@ impl RuleDef {
             // would show as a change forever.
             "-1" => match (from, to) {
                 (None | Some(-1), None | Some(-1)) => (-1, -1),
-                _ => {
-                    return Err(invalid(
-                        "protocol \"-1\" (all traffic) takes no ports (or -1)".into(),
-                    ))
-                }
+                _ => return Err(invalid("protocol \"-1\" (all traffic) takes no ports (or -1)".into())),
             },
             other => {
-                return Err(invalid(format!(
-                    "protocol must be \"tcp\", \"udp\", \"icmp\" or \"-1\", not {other:?}"
-                )))
+                return Err(invalid(format!("protocol must be \"tcp\", \"udp\", \"icmp\" or \"-1\", not {other:?}")))
             }
         };
         let source = match (spec.str("cidr_ipv4"), spec.str("source_security_group_id")) {
             (Some(c), None) => Source::Cidr(c.to_string()),
             (None, Some(g)) => Source::Group(g.to_string()),
-            _ => {
-                return Err(invalid(
-                    "set exactly one of cidr_ipv4 and source_security_group_id".into(),
-                ))
-            }
+            _ => return Err(invalid("set exactly one of cidr_ipv4 and source_security_group_id".into())),
         };
         Ok(RuleDef {
             group_id: spec.req_str("security_group_id")?.to_string(),
@@ -122,22 +98,13 @@ impl RuleDef {
     }
 
     fn permission(&self) -> IpPermission {
-        let p = IpPermission::builder()
-            .ip_protocol(&self.protocol)
-            .from_port(self.from_port)
-            .to_port(self.to_port);
+        let p = IpPermission::builder().ip_protocol(&self.protocol).from_port(self.from_port).to_port(self.to_port);
         match &self.source {
-            Source::Cidr(c) => p.ip_ranges(
-                IpRange::builder()
-                    .cidr_ip(c)
-                    .set_description(self.description.clone())
-                    .build(),
-            ),
+            Source::Cidr(c) => {
+                p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(self.description.clone()).build())
+            }
             Source::Group(g) => p.user_id_group_pairs(
-                UserIdGroupPair::builder()
-                    .group_id(g)
-                    .set_description(self.description.clone())
-                    .build(),
+                UserIdGroupPair::builder().group_id(g).set_description(self.description.clone()).build(),
             ),
         }
         .build()
@@ -145,17 +112,13 @@ impl RuleDef {
 
     /// Is `r` the rule this definition describes (ignoring description and tags)?
     fn matches(&self, r: &RuleItem) -> bool {
-        let source = match (
-            r.cidr_ipv4(),
-            r.referenced_group_info().and_then(|g| g.group_id()),
-        ) {
+        let source = match (r.cidr_ipv4(), r.referenced_group_info().and_then(|g| g.group_id())) {
             (Some(c), _) => Source::Cidr(c.to_string()),
             (None, Some(g)) => Source::Group(g.to_string()),
             _ => return false,
         };
         let ports_match = self.protocol == "-1"
-            || (r.from_port().unwrap_or(-1) == self.from_port
-                && r.to_port().unwrap_or(-1) == self.to_port);
+            || (r.from_port().unwrap_or(-1) == self.from_port && r.to_port().unwrap_or(-1) == self.to_port);
         r.group_id() == Some(self.group_id.as_str())
             && r.is_egress() == Some(self.egress)
             && r.ip_protocol() == Some(self.protocol.as_str())
@@ -168,12 +131,8 @@ impl SecurityGroupRule {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("security_group_id", AttrType::String).force_new(),
-            AttrSchema::required("type", AttrType::String)
-                .force_new()
-                .doc("`ingress` or `egress`."),
-            AttrSchema::required("protocol", AttrType::String)
-                .force_new()
-                .doc("`tcp`, `udp`, `icmp` or `-1` (all)."),
+            AttrSchema::required("type", AttrType::String).force_new().doc("`ingress` or `egress`."),
+            AttrSchema::required("protocol", AttrType::String).force_new().doc("`tcp`, `udp`, `icmp` or `-1` (all)."),
             AttrSchema::optional("from_port", AttrType::Int).force_new(),
             AttrSchema::optional("to_port", AttrType::Int).force_new(),
             AttrSchema::optional("cidr_ipv4", AttrType::String).force_new(),
@@ -197,23 +156,11 @@ impl SecurityGroupRule {
     }
 
     /// ModifySecurityGroupRules wants the complete rule; only the description changes.
-    async fn set_description(
-        &self,
-        id: &str,
-        attrs: &Attrs,
-        description: &str,
-    ) -> Result<(), ResourceError> {
+    async fn set_description(&self, id: &str, attrs: &Attrs, description: &str) -> Result<(), ResourceError> {
         let s = |k: &str| attrs.get(k).and_then(Value::as_str);
-        let port = |k: &str| {
-            attrs
-                .get(k)
-                .and_then(Value::as_i64)
-                .and_then(|p| i32::try_from(p).ok())
-                .unwrap_or(-1)
-        };
-        let group_id = s("security_group_id").ok_or_else(|| {
-            ResourceError::invalid(format!("security group rule {id}: unknown security group"))
-        })?;
+        let port = |k: &str| attrs.get(k).and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()).unwrap_or(-1);
+        let group_id = s("security_group_id")
+            .ok_or_else(|| ResourceError::invalid(format!("security group rule {id}: unknown security group")))?;
         let request = SecurityGroupRuleRequest::builder()
             .set_ip_protocol(s("protocol").map(str::to_string))
             .from_port(port("from_port"))
@@ -226,10 +173,7 @@ impl SecurityGroupRule {
             .modify_security_group_rules()
             .group_id(group_id)
             .security_group_rules(
-                SecurityGroupRuleUpdate::builder()
-                    .security_group_rule_id(id)
-                    .security_group_rule(request)
-                    .build(),
+                SecurityGroupRuleUpdate::builder().security_group_rule_id(id).security_group_rule(request).build(),
             )
             .send()
             .await
@@ -238,25 +182,16 @@ impl SecurityGroupRule {
     }
 
     /// After `InvalidPermission.Duplicate`: take over the identical existing rule.
-    async fn adopt(
-        &self,
-        cx: &Cx,
-        spec: &Spec,
-        def: &RuleDef,
-        dup: ResourceError,
-    ) -> Result<String, ResourceError> {
-        let rules = self
-            .describe_raw(vec![filter("group-id", [def.group_id.as_str()])])
-            .await?;
+    async fn adopt(&self, cx: &Cx, spec: &Spec, def: &RuleDef, dup: ResourceError) -> Result<String, ResourceError> {
+        let rules = self.describe_raw(vec![filter("group-id", [def.group_id.as_str()])]).await?;
         let Some(rule) = rules.iter().find(|r| def.matches(r)) else {
             return Err(dup);
         };
         let Some(id) = rule.security_group_rule_id() else {
             return Err(dup);
         };
-        let f = to_found(rule).ok_or_else(|| {
-            ResourceError::unexpected("DescribeSecurityGroupRules", "rule without id")
-        })?;
+        let f =
+            to_found(rule).ok_or_else(|| ResourceError::unexpected("DescribeSecurityGroupRules", "rule without id"))?;
         let address = spec.address.to_string();
         if let Some(other) = f.obs.owner_address.as_deref().filter(|a| *a != address) {
             return Err(ResourceError::invalid(format!(
@@ -267,17 +202,8 @@ impl SecurityGroupRule {
         // description.
         let mut tags = common::user_tags(spec)?;
         tags.extend(cx.ownership_tags(&spec.address));
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        self.client
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_aws("CreateTags")?;
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.client.create_tags().resources(id).set_tags(Some(tags)).send().await.or_aws("CreateTags")?;
         if let Some(d) = &def.description {
             if rule.description() != Some(d.as_str()) {
                 self.set_description(id, &f.obs.attrs, d).await?;
@@ -291,11 +217,7 @@ fn to_found(r: &RuleItem) -> Option<Found> {
     let id = r.security_group_rule_id()?;
     let mut attrs = Attrs::new();
     put_str(&mut attrs, "security_group_id", r.group_id());
-    put_str(
-        &mut attrs,
-        "type",
-        r.is_egress().map(|e| if e { "egress" } else { "ingress" }),
-    );
+    put_str(&mut attrs, "type", r.is_egress().map(|e| if e { "egress" } else { "ingress" }));
     put_str(&mut attrs, "protocol", r.ip_protocol());
     for (name, port) in [("from_port", r.from_port()), ("to_port", r.to_port())] {
         if let Some(p) = port {
@@ -303,11 +225,7 @@ fn to_found(r: &RuleItem) -> Option<Found> {
         }
     }
     put_str(&mut attrs, "cidr_ipv4", r.cidr_ipv4());
-    put_str(
-        &mut attrs,
-        "source_security_group_id",
-        r.referenced_group_info().and_then(|g| g.group_id()),
-    );
+    put_str(&mut attrs, "source_security_group_id", r.referenced_group_info().and_then(|g| g.group_id()));
     put_str(&mut attrs, "description", r.description());
     Some(found(id, attrs, r.tags()))
 }
@@ -317,12 +235,7 @@ impl Describe for SecurityGroupRule {
     const ID_FILTER: &'static str = "security-group-rule-id";
 
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Found>, ResourceError> {
-        Ok(self
-            .describe_raw(filters)
-            .await?
-            .iter()
-            .filter_map(to_found)
-            .collect())
+        Ok(self.describe_raw(filters).await?.iter().filter_map(to_found).collect())
     }
 }
 
@@ -352,10 +265,7 @@ impl ResourceKind for SecurityGroupRule {
                 .send()
                 .await
                 .map(|o| o.security_group_rules().to_vec());
-            (
-                "AuthorizeSecurityGroupEgress",
-                r.or_aws("AuthorizeSecurityGroupEgress"),
-            )
+            ("AuthorizeSecurityGroupEgress", r.or_aws("AuthorizeSecurityGroupEgress"))
         } else {
             let r = self
                 .client
@@ -366,35 +276,31 @@ impl ResourceKind for SecurityGroupRule {
                 .send()
                 .await
                 .map(|o| o.security_group_rules().to_vec());
-            (
-                "AuthorizeSecurityGroupIngress",
-                r.or_aws("AuthorizeSecurityGroupIngress"),
-            )
+            ("AuthorizeSecurityGroupIngress", r.or_aws("AuthorizeSecurityGroupIngress"))
         };
         let id = match r {
             Ok(rules) => {
                 let rule = rules.iter().find(|r| def.matches(r)).or(rules.first());
-                common::required(
-                    rule.and_then(|r| r.security_group_rule_id()),
-                    operation,
-                    "security group rule id",
-                )?
-                .to_string()
+                common::required(rule.and_then(|r| r.security_group_rule_id()), operation, "security group rule id")?
+                    .to_string()
             }
-            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {
-                self.adopt(cx, spec, &def, e).await?
-            }
+            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => self.adopt(cx, spec, &def, e).await?,
             Err(e) => return Err(e),
         };
-        common::read_back(self, cx, &id).await
+        let created = common::read_back(self, cx, &id).await?;
+        // The description was sent with the permission. Should the rule not show it (moto drops
+        // the description of rules that reference a security group), set it explicitly so the
+        // next plan does not show a change; on AWS this costs nothing.
+        match &def.description {
+            Some(d) if created.attrs.get("description").and_then(Value::as_str) != Some(d.as_str()) => {
+                self.set_description(&id, &created.attrs, d).await?;
+                common::read_back(self, cx, &id).await
+            }
+            _ => Ok(created),
+        }
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         if let Some(d) = spec.str("description") {
             if prior.attrs.get("description").and_then(Value::as_str) != Some(d) {
                 self.set_description(&prior.id, &prior.attrs, d).await?;
@@ -406,31 +312,13 @@ impl ResourceKind for SecurityGroupRule {
 
     async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         // The group and direction come from the prior state; if it lacks them, from AWS.
-        let s = |k: &str| {
-            prior
-                .attrs
-                .get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let s = |k: &str| prior.attrs.get(k).and_then(Value::as_str).map(str::to_string);
         let (group_id, kind) = match (s("security_group_id"), s("type")) {
             (Some(g), Some(t)) => (g, t),
-            _ => match self
-                .describe(vec![filter(Self::ID_FILTER, [prior.id.as_str()])])
-                .await?
-                .into_iter()
-                .next()
-            {
+            _ => match self.describe(vec![filter(Self::ID_FILTER, [prior.id.as_str()])]).await?.into_iter().next() {
                 None => return Ok(()),
                 Some(f) => {
-                    let get = |k: &str| {
-                        f.obs
-                            .attrs
-                            .get(k)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string()
-                    };
+                    let get = |k: &str| f.obs.attrs.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
                     (get("security_group_id"), get("type"))
                 }
             },
@@ -471,32 +359,19 @@ mod tests {
     use serde_json::json;
 
     fn spec(attrs: Value) -> Spec {
-        let attrs = attrs
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        Spec {
-            address: Address::new("ec2_security_group_rule", "r", None),
-            attrs,
-            client_token: "t".into(),
-        }
+        let attrs = attrs.as_object().cloned().unwrap_or_default().into_iter().collect();
+        Spec { address: Address::new("ec2_security_group_rule", "r", None), attrs, client_token: "t".into() }
     }
 
     #[test]
     fn validates_rules() {
-        let ok = spec(
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "tcp",
-                             "from_port": 443, "to_port": 443, "cidr_ipv4": "10.0.0.0/8"}),
-        );
+        let ok = spec(json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "tcp",
+                             "from_port": 443, "to_port": 443, "cidr_ipv4": "10.0.0.0/8"}));
         let def = RuleDef::from_spec(&ok).expect("valid");
         assert_eq!((def.from_port, def.to_port), (443, 443));
 
-        let all = spec(
-            json!({"security_group_id": "sg-1", "type": "egress", "protocol": "-1",
-                              "source_security_group_id": "sg-2"}),
-        );
+        let all = spec(json!({"security_group_id": "sg-1", "type": "egress", "protocol": "-1",
+                              "source_security_group_id": "sg-2"}));
         assert_eq!(RuleDef::from_spec(&all).expect("valid").from_port, -1);
 
         for bad in [

@@ -10,9 +10,7 @@ use serde_json::json;
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 pub struct Subnet {
     client: Client,
@@ -24,9 +22,7 @@ impl Subnet {
         let schema = Schema::new(vec![
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
             AttrSchema::required("cidr_block", AttrType::String).force_new(),
-            AttrSchema::required("availability_zone", AttrType::String)
-                .force_new()
-                .doc("e.g. us-east-1a."),
+            AttrSchema::required("availability_zone", AttrType::String).force_new().doc("e.g. us-east-1a."),
             AttrSchema::optional("map_public_ip_on_launch", AttrType::Bool)
                 .default(json!(false))
                 .doc("Give instances launched here a public IPv4 address (public subnets)."),
@@ -106,12 +102,7 @@ impl ResourceKind for Subnet {
             .send()
             .await
             .or_aws("CreateSubnet")?;
-        let id = common::required(
-            out.subnet().and_then(|s| s.subnet_id()),
-            "CreateSubnet",
-            "subnet id",
-        )?
-        .to_string();
+        let id = common::required(out.subnet().and_then(|s| s.subnet_id()), "CreateSubnet", "subnet id")?.to_string();
         // A new subnet does not map public IPs: only a `true` needs a call.
         if spec.bool("map_public_ip_on_launch") == Some(true) {
             self.set_map_public_ip(&id, true).await?;
@@ -119,19 +110,9 @@ impl ResourceKind for Subnet {
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         if let Some(want) = spec.bool("map_public_ip_on_launch") {
-            if prior
-                .attrs
-                .get("map_public_ip_on_launch")
-                .and_then(Value::as_bool)
-                != Some(want)
-            {
+            if prior.attrs.get("map_public_ip_on_launch").and_then(Value::as_bool) != Some(want) {
                 self.set_map_public_ip(&prior.id, want).await?;
             }
         }
@@ -145,12 +126,7 @@ impl ResourceKind for Subnet {
         let what = format!("subnet {} dependencies to go away", prior.id);
         common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
             common::delete_ok_if_gone(async {
-                self.client
-                    .delete_subnet()
-                    .subnet_id(&prior.id)
-                    .send()
-                    .await
-                    .or_aws("DeleteSubnet")
+                self.client.delete_subnet().subnet_id(&prior.id).send().await.or_aws("DeleteSubnet")
             })
         })
         .await

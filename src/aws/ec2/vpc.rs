@@ -11,17 +11,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, ResourceType, Tenancy, VpcAttributeName, VpcState,
-};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, VpcAttributeName, VpcState};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
-};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 /// DescribeVpcAttribute calls in flight at once during a refresh.
 const ATTRIBUTE_CONCURRENCY: usize = 4;
@@ -36,18 +32,14 @@ pub struct Vpc {
 impl Vpc {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cidr_block", AttrType::String)
-                .force_new()
-                .doc("IPv4 CIDR block, e.g. 10.0.0.0/16."),
+            AttrSchema::required("cidr_block", AttrType::String).force_new().doc("IPv4 CIDR block, e.g. 10.0.0.0/16."),
             AttrSchema::optional("enable_dns_support", AttrType::Bool)
                 .default(json!(true))
                 .doc("Amazon DNS resolution in the VPC."),
             AttrSchema::optional("enable_dns_hostnames", AttrType::Bool)
                 .default(json!(false))
                 .doc("Public DNS hostnames for instances with public IPs (EKS needs it)."),
-            AttrSchema::optional("instance_tenancy", AttrType::String)
-                .force_new()
-                .doc("`default` or `dedicated`."),
+            AttrSchema::optional("instance_tenancy", AttrType::String).force_new().doc("`default` or `dedicated`."),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("main_route_table_id", AttrType::String),
@@ -56,11 +48,7 @@ impl Vpc {
         Vpc { client, schema }
     }
 
-    async fn dns_attribute(
-        &self,
-        vpc_id: &str,
-        name: VpcAttributeName,
-    ) -> Result<Option<bool>, ResourceError> {
+    async fn dns_attribute(&self, vpc_id: &str, name: VpcAttributeName) -> Result<Option<bool>, ResourceError> {
         let out = self
             .client
             .describe_vpc_attribute()
@@ -76,30 +64,16 @@ impl Vpc {
         Ok(value.and_then(AttributeBooleanValue::value))
     }
 
-    async fn set_dns_attribute(
-        &self,
-        vpc_id: &str,
-        name: &str,
-        value: bool,
-    ) -> Result<(), ResourceError> {
+    async fn set_dns_attribute(&self, vpc_id: &str, name: &str, value: bool) -> Result<(), ResourceError> {
         let v = AttributeBooleanValue::builder().value(value).build();
         let req = self.client.modify_vpc_attribute().vpc_id(vpc_id);
-        let req = if name == "enable_dns_hostnames" {
-            req.enable_dns_hostnames(v)
-        } else {
-            req.enable_dns_support(v)
-        };
+        let req = if name == "enable_dns_hostnames" { req.enable_dns_hostnames(v) } else { req.enable_dns_support(v) };
         req.send().await.or_aws("ModifyVpcAttribute")?;
         Ok(())
     }
 
     /// Bring the DNS attributes to what `spec` asks, comparing with `current` (AWS's values).
-    async fn apply_dns(
-        &self,
-        vpc_id: &str,
-        current: &Attrs,
-        spec: &Spec,
-    ) -> Result<(), ResourceError> {
+    async fn apply_dns(&self, vpc_id: &str, current: &Attrs, spec: &Spec) -> Result<(), ResourceError> {
         // enable_dns_hostnames can only be true while enable_dns_support is: turn support on
         // first and hostnames off first.
         let order = if spec.bool("enable_dns_support") == Some(false) {
@@ -118,10 +92,7 @@ impl Vpc {
     }
 
     /// `(vpc id → id)` for the main route tables / default security groups of `vpc_ids`.
-    async fn main_route_tables(
-        &self,
-        vpc_ids: &[String],
-    ) -> Result<HashMap<String, String>, ResourceError> {
+    async fn main_route_tables(&self, vpc_ids: &[String]) -> Result<HashMap<String, String>, ResourceError> {
         let tables: Vec<_> = self
             .client
             .describe_route_tables()
@@ -133,16 +104,10 @@ impl Vpc {
             .try_collect()
             .await
             .or_aws("DescribeRouteTables")?;
-        Ok(tables
-            .iter()
-            .filter_map(|t| Some((t.vpc_id()?.to_string(), t.route_table_id()?.to_string())))
-            .collect())
+        Ok(tables.iter().filter_map(|t| Some((t.vpc_id()?.to_string(), t.route_table_id()?.to_string()))).collect())
     }
 
-    async fn default_security_groups(
-        &self,
-        vpc_ids: &[String],
-    ) -> Result<HashMap<String, String>, ResourceError> {
+    async fn default_security_groups(&self, vpc_ids: &[String]) -> Result<HashMap<String, String>, ResourceError> {
         let groups: Vec<_> = self
             .client
             .describe_security_groups()
@@ -154,35 +119,24 @@ impl Vpc {
             .try_collect()
             .await
             .or_aws("DescribeSecurityGroups")?;
-        Ok(groups
-            .iter()
-            .filter_map(|g| Some((g.vpc_id()?.to_string(), g.group_id()?.to_string())))
-            .collect())
+        Ok(groups.iter().filter_map(|g| Some((g.vpc_id()?.to_string(), g.group_id()?.to_string()))).collect())
     }
 
     async fn wait_available(&self, cx: &Cx, vpc_id: &str) -> Result<(), ResourceError> {
-        cx.poll_until(
-            &format!("VPC {vpc_id} to become available"),
-            AVAILABLE_TIMEOUT,
-            AVAILABLE_INTERVAL,
-            || async {
-                let vpcs: Vec<_> = self
-                    .client
-                    .describe_vpcs()
-                    .filters(filter("vpc-id", [vpc_id]))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .or_aws("DescribeVpcs")?;
-                // Not visible yet (eventual consistency) counts as not available yet.
-                Ok(vpcs
-                    .iter()
-                    .any(|v| v.state() == Some(&VpcState::Available))
-                    .then_some(()))
-            },
-        )
+        cx.poll_until(&format!("VPC {vpc_id} to become available"), AVAILABLE_TIMEOUT, AVAILABLE_INTERVAL, || async {
+            let vpcs: Vec<_> = self
+                .client
+                .describe_vpcs()
+                .filters(filter("vpc-id", [vpc_id]))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .or_aws("DescribeVpcs")?;
+            // Not visible yet (eventual consistency) counts as not available yet.
+            Ok(vpcs.iter().any(|v| v.state() == Some(&VpcState::Available)).then_some(()))
+        })
         .await
     }
 }
@@ -191,10 +145,7 @@ impl Vpc {
 impl Describe for Vpc {
     const ID_FILTER: &'static str = "vpc-id";
 
-    async fn describe(
-        &self,
-        filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Found>, ResourceError> {
+    async fn describe(&self, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Found>, ResourceError> {
         let vpcs: Vec<_> = self
             .client
             .describe_vpcs()
@@ -205,31 +156,21 @@ impl Describe for Vpc {
             .try_collect()
             .await
             .or_aws("DescribeVpcs")?;
-        let ids: Vec<String> = vpcs
-            .iter()
-            .filter_map(|v| v.vpc_id().map(str::to_string))
-            .collect();
+        let ids: Vec<String> = vpcs.iter().filter_map(|v| v.vpc_id().map(str::to_string)).collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         // find_owned can match more VPCs than one filter takes.
         let (mut main_rtbs, mut default_sgs) = (HashMap::new(), HashMap::new());
         for chunk in ids.chunks(common::FILTER_VALUES_MAX) {
-            let (rtbs, sgs) = futures::try_join!(
-                self.main_route_tables(chunk),
-                self.default_security_groups(chunk)
-            )?;
+            let (rtbs, sgs) = futures::try_join!(self.main_route_tables(chunk), self.default_security_groups(chunk))?;
             main_rtbs.extend(rtbs);
             default_sgs.extend(sgs);
         }
         let dns: HashMap<String, (Option<bool>, Option<bool>)> = stream::iter(ids.iter().cloned())
             .map(|id: String| async move {
-                let support = self
-                    .dns_attribute(&id, VpcAttributeName::EnableDnsSupport)
-                    .await?;
-                let hostnames = self
-                    .dns_attribute(&id, VpcAttributeName::EnableDnsHostnames)
-                    .await?;
+                let support = self.dns_attribute(&id, VpcAttributeName::EnableDnsSupport).await?;
+                let hostnames = self.dns_attribute(&id, VpcAttributeName::EnableDnsHostnames).await?;
                 Ok::<_, ResourceError>((id, (support, hostnames)))
             })
             .buffer_unordered(ATTRIBUTE_CONCURRENCY)
@@ -241,26 +182,10 @@ impl Describe for Vpc {
             let Some(id) = v.vpc_id() else { continue };
             let mut attrs = Attrs::new();
             put_str(&mut attrs, "cidr_block", v.cidr_block());
-            put_str(
-                &mut attrs,
-                "instance_tenancy",
-                v.instance_tenancy().map(Tenancy::as_str),
-            );
-            put_str(
-                &mut attrs,
-                "arn",
-                common::ec2_arn(&self.client, v.owner_id(), "vpc", id).as_deref(),
-            );
-            put_str(
-                &mut attrs,
-                "main_route_table_id",
-                main_rtbs.get(id).map(String::as_str),
-            );
-            put_str(
-                &mut attrs,
-                "default_security_group_id",
-                default_sgs.get(id).map(String::as_str),
-            );
+            put_str(&mut attrs, "instance_tenancy", v.instance_tenancy().map(Tenancy::as_str));
+            put_str(&mut attrs, "arn", common::ec2_arn(&self.client, v.owner_id(), "vpc", id).as_deref());
+            put_str(&mut attrs, "main_route_table_id", main_rtbs.get(id).map(String::as_str));
+            put_str(&mut attrs, "default_security_group_id", default_sgs.get(id).map(String::as_str));
             if let Some((support, hostnames)) = dns.get(id) {
                 if let Some(b) = support {
                     attrs.insert("enable_dns_support".into(), Value::Bool(*b));
@@ -300,26 +225,18 @@ impl ResourceKind for Vpc {
             .send()
             .await
             .or_aws("CreateVpc")?;
-        let id = common::required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VPC id")?
-            .to_string();
+        let id = common::required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VPC id")?.to_string();
         self.wait_available(cx, &id).await?;
         // A new VPC has DNS support on and hostnames off.
-        let defaults: Attrs = [
-            ("enable_dns_support".to_string(), json!(true)),
-            ("enable_dns_hostnames".to_string(), json!(false)),
-        ]
-        .into_iter()
-        .collect();
+        let defaults: Attrs =
+            [("enable_dns_support".to_string(), json!(true)), ("enable_dns_hostnames".to_string(), json!(false))]
+                .into_iter()
+                .collect();
         self.apply_dns(&id, &defaults, spec).await?;
         common::read_back(self, cx, &id).await
     }
 
-    async fn update(
-        &self,
-        cx: &Cx,
-        prior: &Observed,
-        spec: &Spec,
-    ) -> Result<Observed, ResourceError> {
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         self.apply_dns(&prior.id, &prior.attrs, spec).await?;
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
@@ -329,12 +246,7 @@ impl ResourceKind for Vpc {
         let what = format!("VPC {} dependencies to go away", prior.id);
         common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
             common::delete_ok_if_gone(async {
-                self.client
-                    .delete_vpc()
-                    .vpc_id(&prior.id)
-                    .send()
-                    .await
-                    .or_aws("DeleteVpc")
+                self.client.delete_vpc().vpc_id(&prior.id).send().await.or_aws("DeleteVpc")
             })
         })
         .await
