@@ -65,7 +65,8 @@ fn unknown_key_wrong_type_and_missing_reference_are_located() {
 #[test]
 fn duplicate_address_across_files_is_located() {
     let d = support::scratch_plans();
-    std::fs::write(d.path().join("plans/zz-extra.toml"), "[resource.ec2_vpc.main]\ncidr_block = \"10.9.0.0/16\"\n").unwrap();
+    std::fs::write(d.path().join("plans/zz-extra.toml"), "[resource.ec2_vpc.main]\ncidr_block = \"10.9.0.0/16\"\n")
+        .unwrap();
     kprov_offline(d.path())
         .args(["plan", "--env", "dev"])
         .assert()
@@ -115,7 +116,10 @@ fn graph_prints_dot_and_mermaid_without_aws() {
         .assert()
         .success()
         .stdout(contains("graph LR"))
-        .stdout(contains("ec2_nat_gateway.main[\\\"us-east-1c\\\"]").or(contains("ec2_nat_gateway.main[#quot;us-east-1c#quot;]")));
+        .stdout(
+            contains("ec2_nat_gateway.main[\\\"us-east-1c\\\"]")
+                .or(contains("ec2_nat_gateway.main[#quot;us-east-1c#quot;]")),
+        );
 }
 
 #[test]

@@ -38,11 +38,7 @@ async fn dev_network_apply_verify_change_and_destroy() {
         .stdout(contains("(known after apply)"));
 
     // No terminal, no --auto-approve: refused, nothing created.
-    support::kprov(root)
-        .args(["apply", "--env", "dev"])
-        .assert()
-        .code(1)
-        .stderr(contains("--auto-approve"));
+    support::kprov(root).args(["apply", "--env", "dev"]).assert().code(1).stderr(contains("--auto-approve"));
     let vpcs = ec2.describe_vpcs().set_filters(Some(ours())).send().await.unwrap();
     assert!(vpcs.vpcs().is_empty(), "a refused apply created nothing");
 
@@ -85,11 +81,7 @@ async fn dev_network_apply_verify_change_and_destroy() {
     let mut want = BTreeSet::new();
     for (tier, base) in [("public", 1), ("private", 11), ("database", 21)] {
         for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"].iter().enumerate() {
-            want.insert((
-                format!("ec2_subnet.{tier}[\"{az}\"]"),
-                format!("10.0.{}.0/24", base + i),
-                az.to_string(),
-            ));
+            want.insert((format!("ec2_subnet.{tier}[\"{az}\"]"), format!("10.0.{}.0/24", base + i), az.to_string()));
         }
     }
     assert_eq!(got, want, "nine subnets with the right CIDRs, AZs and ownership tags");
@@ -187,7 +179,7 @@ async fn dev_network_apply_verify_change_and_destroy() {
     assert!(stdout.contains("Plan: 0 to create, 3 to update, 0 to replace, 0 to delete"), "{stdout}");
     assert_eq!(stdout.matches(" ~ ec2_subnet.public[").count(), 3, "{stdout}");
     assert_eq!(stdout.matches("map_public_ip_on_launch = true -> false").count(), 3, "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.trim_start().starts_with(|c| c == '+' || c == '-' || c == '~')).count(), 3, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.trim_start().starts_with(['+', '-', '~'])).count(), 3, "{stdout}");
 
     support::kprov(root).args(["apply", "--env", "dev", "--auto-approve", "--progress", "plain"]).assert().success();
     let subnets = ec2.describe_subnets().filters(f("vpc-id", &vpc_id)).send().await.unwrap();
@@ -202,9 +194,23 @@ async fn dev_network_apply_verify_change_and_destroy() {
         .stderr(contains("destroy complete"));
     assert!(ec2.describe_vpcs().set_filters(Some(ours())).send().await.unwrap().vpcs().is_empty());
     assert!(ec2.describe_subnets().set_filters(Some(ours())).send().await.unwrap().subnets().is_empty());
-    assert!(ec2.describe_internet_gateways().set_filters(Some(ours())).send().await.unwrap().internet_gateways().is_empty());
+    assert!(ec2
+        .describe_internet_gateways()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+        .is_empty());
     assert!(ec2.describe_route_tables().set_filters(Some(ours())).send().await.unwrap().route_tables().is_empty());
-    assert!(ec2.describe_security_groups().set_filters(Some(ours())).send().await.unwrap().security_groups().is_empty());
+    assert!(ec2
+        .describe_security_groups()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .is_empty());
     assert!(ec2.describe_addresses().set_filters(Some(ours())).send().await.unwrap().addresses().is_empty());
     let nats = ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.unwrap();
     assert!(nats.nat_gateways().iter().all(|n| n.state() == Some(&aws_sdk_ec2::types::NatGatewayState::Deleted)));

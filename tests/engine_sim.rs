@@ -39,7 +39,13 @@ fn owner() -> Owner {
 }
 
 /// plan + apply (or destroy) against `backend`, returning the report.
-async fn apply(stack: &Stack, reg: &Registry, backend: &Arc<LocalBackend>, parallelism: usize, destroy: bool) -> Report {
+async fn apply(
+    stack: &Stack,
+    reg: &Registry,
+    backend: &Arc<LocalBackend>,
+    parallelism: usize,
+    destroy: bool,
+) -> Report {
     let state = backend.load().unwrap();
     let cx = Cx::new(owner());
     let plan = plan::make(stack, reg, state.as_ref(), &cx, destroy).await.unwrap();

@@ -36,7 +36,12 @@ pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         std::fs::write(path, text).map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         if !a.json {
-            println!("Saved the plan to {}; apply it with: kprov apply --env {} {}", path.display(), g.env, path.display());
+            println!(
+                "Saved the plan to {}; apply it with: kprov apply --env {} {}",
+                path.display(),
+                g.env,
+                path.display()
+            );
         }
     }
     Ok(if a.detailed_exitcode && plan.has_changes() { Outcome::Changes } else { Outcome::Ok })

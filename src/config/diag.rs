@@ -20,11 +20,7 @@ pub(crate) struct Span {
 
 impl Span {
     pub fn new(file: usize, start: usize, end: usize) -> Self {
-        Span {
-            file,
-            start,
-            end: end.max(start),
-        }
+        Span { file, start, end: end.max(start) }
     }
 }
 
@@ -46,10 +42,7 @@ impl Sources {
     }
 
     pub fn path(&self, file: usize) -> &Path {
-        self.files
-            .get(file)
-            .map(|f| f.path.as_path())
-            .unwrap_or(Path::new("<unknown>"))
+        self.files.get(file).map(|f| f.path.as_path()).unwrap_or(Path::new("<unknown>"))
     }
 
     pub fn text(&self, file: usize) -> &str {
@@ -67,11 +60,7 @@ impl Sources {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = before[line_start..].chars().count() + 1;
-        SourceLoc {
-            file: self.path(span.file).to_path_buf(),
-            line,
-            col,
-        }
+        SourceLoc { file: self.path(span.file).to_path_buf(), line, col }
     }
 
     fn located(&self, span: Span, label: &str, message: String) -> Box<Located> {
@@ -93,12 +82,7 @@ impl Sources {
     }
 
     /// Like [`Sources::error`], with a short label under the snippet.
-    pub fn error_labelled(
-        &self,
-        span: Span,
-        label: &str,
-        message: impl Into<String>,
-    ) -> ConfigError {
+    pub fn error_labelled(&self, span: Span, label: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid(self.located(span, label, message.into()))
     }
 
@@ -116,19 +100,9 @@ pub enum ConfigError {
     #[diagnostic(code(kprov::config::io))]
     Io { loc: SourceLoc, message: String },
     /// The requested environment has no overlay file.
-    #[error(
-        "{loc}: unknown environment `{env}`; environments: {}",
-        list_or_none(known)
-    )]
-    #[diagnostic(
-        code(kprov::config::env),
-        help("add plans/env/{env}.toml or pick one of the environments listed")
-    )]
-    UnknownEnv {
-        loc: SourceLoc,
-        env: String,
-        known: Vec<String>,
-    },
+    #[error("{loc}: unknown environment `{env}`; environments: {}", list_or_none(known))]
+    #[diagnostic(code(kprov::config::env), help("add plans/env/{env}.toml or pick one of the environments listed"))]
+    UnknownEnv { loc: SourceLoc, env: String, known: Vec<String> },
     /// A TOML syntax error.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -141,14 +115,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(crate) fn io(path: &Path, message: impl Into<String>) -> Self {
-        ConfigError::Io {
-            loc: SourceLoc {
-                file: path.to_path_buf(),
-                line: 1,
-                col: 1,
-            },
-            message: message.into(),
-        }
+        ConfigError::Io { loc: SourceLoc { file: path.to_path_buf(), line: 1, col: 1 }, message: message.into() }
     }
 
     /// Where the problem is.
@@ -186,10 +153,7 @@ pub struct Located {
 ///
 /// Close means a small edit distance (typos, swapped letters) or a high Jaro-Winkler
 /// similarity (a shared prefix, as in `cidr` → `cidr_block`).
-pub(crate) fn did_you_mean<'c>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> String {
+pub(crate) fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
     let max_edits = (name.chars().count() / 3).max(1);
     let score = |edits: usize, jw: f64, c: &str| {
         let len = name.chars().count().max(c.chars().count()).max(1);
@@ -197,13 +161,7 @@ pub(crate) fn did_you_mean<'c>(
     };
     let best = candidates
         .into_iter()
-        .map(|c| {
-            (
-                strsim::osa_distance(name, c),
-                strsim::jaro_winkler(name, c),
-                c,
-            )
-        })
+        .map(|c| (strsim::osa_distance(name, c), strsim::jaro_winkler(name, c), c))
         .filter(|(edits, jw, _)| *edits <= max_edits || *jw >= 0.85)
         .max_by(|a, b| score(a.0, a.1, a.2).total_cmp(&score(b.0, b.1, b.2)));
     match best {

@@ -48,10 +48,7 @@ pub(crate) struct Scope<'s> {
 
 impl Scope<'_> {
     pub fn stack() -> Self {
-        Scope {
-            place: Place::Stack,
-            each: None,
-        }
+        Scope { place: Place::Stack, each: None }
     }
 }
 
@@ -98,12 +95,7 @@ pub(crate) struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     pub fn new(src: &'a Sources, registry: &'a Registry, plan: &'a RawPlan, env: &'a str) -> Self {
-        let index = plan
-            .resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.kind.as_str(), r.name.as_str()), i))
-            .collect();
+        let index = plan.resources.iter().enumerate().map(|(i, r)| ((r.kind.as_str(), r.name.as_str()), i)).collect();
         Evaluator {
             src,
             registry,
@@ -133,21 +125,11 @@ impl<'a> Evaluator<'a> {
     pub fn eval_node(&mut self, node: &Node, scope: Scope) -> Result<Tmpl, ConfigError> {
         Ok(match &node.kind {
             NodeKind::Str { value, content } => {
-                return self.eval_string(
-                    value,
-                    Origin {
-                        base: *content,
-                        whole: node.span,
-                    },
-                    scope,
-                )
+                return self.eval_string(value, Origin { base: *content, whole: node.span }, scope)
             }
-            NodeKind::List(items) => list(
-                items
-                    .iter()
-                    .map(|n| self.eval_node(n, scope))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+            NodeKind::List(items) => {
+                list(items.iter().map(|n| self.eval_node(n, scope)).collect::<Result<Vec<_>, _>>()?)
+            }
             NodeKind::Table(entries) => {
                 let mut m = BTreeMap::new();
                 for e in entries {
@@ -164,10 +146,7 @@ impl<'a> Evaluator<'a> {
         match t {
             Tmpl::Lit(v) => Ok(v),
             other => {
-                let used = other
-                    .refs()
-                    .first()
-                    .map_or_else(String::new, |(a, attr)| format!("{a}.{attr}"));
+                let used = other.refs().first().map_or_else(String::new, |(a, attr)| format!("{a}.{attr}"));
                 Err(self.err(
                     span,
                     format!("{what} must be known before apply, but it uses `{used}`, which is known only after apply"),
@@ -214,12 +193,9 @@ impl<'a> Evaluator<'a> {
             ExprKind::Str(s) => Ok(Tmpl::Lit(Value::String(s.clone()))),
             ExprKind::Int(i) => Ok(Tmpl::Lit(Value::from(*i))),
             ExprKind::Bool(b) => Ok(Tmpl::Lit(Value::Bool(*b))),
-            ExprKind::List(items) => Ok(list(
-                items
-                    .iter()
-                    .map(|i| self.eval(i, o, scope))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )),
+            ExprKind::List(items) => {
+                Ok(list(items.iter().map(|i| self.eval(i, o, scope)).collect::<Result<Vec<_>, _>>()?))
+            }
             ExprKind::Name(_) | ExprKind::Field(..) | ExprKind::Index(..) | ExprKind::Splat(_) => {
                 self.access(e, o, scope)
             }
@@ -238,23 +214,16 @@ impl<'a> Evaluator<'a> {
                     // not exist in this environment (e.g. per-AZ NAT gateways in single mode).
                     Value::Bool(true) => self.eval(yes, o, scope),
                     Value::Bool(false) => self.eval(no, o, scope),
-                    v => Err(self.err(
-                        o.span(c.at),
-                        format!("a condition must be a boolean, got {}", funcs::describe(&v)),
-                    )),
+                    v => {
+                        Err(self
+                            .err(o.span(c.at), format!("a condition must be a boolean, got {}", funcs::describe(&v))))
+                    }
                 }
             }
         }
     }
 
-    fn call(
-        &mut self,
-        at: Rel,
-        name: &str,
-        args: &[Expr],
-        o: Origin,
-        scope: Scope,
-    ) -> Result<Tmpl, ConfigError> {
+    fn call(&mut self, at: Rel, name: &str, args: &[Expr], o: Origin, scope: Scope) -> Result<Tmpl, ConfigError> {
         let Some((min, max)) = funcs::arity(name) else {
             return Err(self.err(
                 o.span(at),
@@ -272,10 +241,7 @@ impl<'a> Evaluator<'a> {
                 (a, b) => format!("{a} to {b}"),
             };
             let plural = if want == "1" { "" } else { "s" };
-            return Err(self.err(
-                o.span(at),
-                format!("{name}() takes {want} argument{plural}, got {}", args.len()),
-            ));
+            return Err(self.err(o.span(at), format!("{name}() takes {want} argument{plural}, got {}", args.len())));
         }
         let mut values = Vec::with_capacity(args.len());
         for a in args {
@@ -340,17 +306,16 @@ impl<'a> Evaluator<'a> {
                     let why = match scope.place {
                         Place::ForEach => "`each` is not available in for_each itself",
                         Place::Stack => "`each` is only available in a resource with for_each",
-                        Place::Resource => "`each` is only available in a resource with for_each, and this one has none",
+                        Place::Resource => {
+                            "`each` is only available in a resource with for_each, and this one has none"
+                        }
                     };
                     return Err(self.err(o.span(at), why));
                 };
                 match n {
                     "key" => Ok((Tmpl::Lit(Value::String(key.to_string())), 1)),
                     "value" => Ok((Tmpl::Lit(value.clone()), 1)),
-                    _ => Err(self.err(
-                        o.span(r),
-                        format!("`each` has only `key` and `value`, not `{n}`"),
-                    )),
+                    _ => Err(self.err(o.span(r), format!("`each` has only `key` and `value`, not `{n}`"))),
                 }
             }
             "stack" => {
@@ -358,10 +323,7 @@ impl<'a> Evaluator<'a> {
                 match n {
                     "name" => Ok((Tmpl::Lit(Value::String(self.plan.stack_name.clone())), 1)),
                     "env" => Ok((Tmpl::Lit(Value::String(self.env.to_string())), 1)),
-                    _ => Err(self.err(
-                        o.span(r),
-                        format!("`stack` has only `name` and `env`, not `{n}`"),
-                    )),
+                    _ => Err(self.err(o.span(r), format!("`stack` has only `name` and `env`, not `{n}`"))),
                 }
             }
             kind if self.registry.get(kind).is_some() => self.reference(kind, at, steps, o, scope),
@@ -389,29 +351,15 @@ impl<'a> Evaluator<'a> {
         scope: Scope,
     ) -> Result<(Tmpl, usize), ConfigError> {
         let Some(Step::Field(name, name_at)) = steps.first() else {
-            return Err(self.err(
-                o.span(at),
-                format!("expected a resource reference `{kind}.NAME.ATTR`"),
-            ));
+            return Err(self.err(o.span(at), format!("expected a resource reference `{kind}.NAME.ATTR`")));
         };
-        let whole = |upto: Rel| Rel {
-            start: at.start,
-            end: upto.end,
-        };
+        let whole = |upto: Rel| Rel { start: at.start, end: upto.end };
         let Some(idx) = self.index.get(&(kind, *name)).copied() else {
-            let names: Vec<&str> = self
-                .plan
-                .resources
-                .iter()
-                .filter(|r| r.kind == kind)
-                .map(|r| r.name.as_str())
-                .collect();
+            let names: Vec<&str> =
+                self.plan.resources.iter().filter(|r| r.kind == kind).map(|r| r.name.as_str()).collect();
             return Err(self.err(
                 o.span(whole(*name_at)),
-                format!(
-                    "no resource `{kind}.{name}` is declared{}",
-                    did_you_mean(name, names)
-                ),
+                format!("no resource `{kind}.{name}` is declared{}", did_you_mean(name, names)),
             ));
         };
         self.ensure_instances(idx)?;
@@ -455,13 +403,7 @@ impl<'a> Evaluator<'a> {
                         format!("`{kind}.{name}` has no for_each, so [*] does not apply: use `{kind}.{name}.ATTR`"),
                     ));
                 }
-                (
-                    self.instance_keys(idx)
-                        .into_iter()
-                        .map(|k| addr(Some(k)))
-                        .collect(),
-                    2,
-                )
+                (self.instance_keys(idx).into_iter().map(|k| addr(Some(k))).collect(), 2)
             }
             _ => {
                 if repeated {
@@ -476,27 +418,17 @@ impl<'a> Evaluator<'a> {
             }
         };
         let Some(Step::Field(attr, attr_at)) = steps.get(attr_step) else {
-            return Err(self.err(
-                o.span(at),
-                format!("a resource reference needs an attribute, e.g. `{kind}.{name}.id`"),
-            ));
+            return Err(
+                self.err(o.span(at), format!("a resource reference needs an attribute, e.g. `{kind}.{name}.id`"))
+            );
         };
         let schema = self.registry.schema(kind);
         if !schema.is_some_and(|s| s.has_output(attr)) {
-            let outputs: Vec<&str> = std::iter::once("id")
-                .chain(
-                    schema
-                        .into_iter()
-                        .flat_map(|s| s.attrs.iter().map(|a| a.name)),
-                )
-                .collect();
-            return Err(self.err(
-                o.span(*attr_at),
-                format!(
-                    "{kind} has no attribute `{attr}`{}",
-                    did_you_mean(attr, outputs)
-                ),
-            ));
+            let outputs: Vec<&str> =
+                std::iter::once("id").chain(schema.into_iter().flat_map(|s| s.attrs.iter().map(|a| a.name))).collect();
+            return Err(
+                self.err(o.span(*attr_at), format!("{kind} has no attribute `{attr}`{}", did_you_mean(attr, outputs)))
+            );
         }
         if let Some(extra) = steps.get(attr_step + 1) {
             let r = match extra {
@@ -507,13 +439,7 @@ impl<'a> Evaluator<'a> {
                 format!("cannot look inside `{kind}.{name}...{attr}`: its value is known only after apply"),
             ));
         }
-        let refs: Vec<Tmpl> = targets
-            .into_iter()
-            .map(|target| Tmpl::Ref {
-                target,
-                attr: attr.to_string(),
-            })
-            .collect();
+        let refs: Vec<Tmpl> = targets.into_iter().map(|target| Tmpl::Ref { target, attr: attr.to_string() }).collect();
         let value = if matches!(steps.get(1), Some(Step::Splat(_))) {
             list(refs)
         } else {
@@ -523,13 +449,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// A generic `.field`, `[index]` or `[*]` on a value.
-    fn step(
-        &mut self,
-        value: Tmpl,
-        step: &Step,
-        o: Origin,
-        scope: Scope,
-    ) -> Result<Tmpl, ConfigError> {
+    fn step(&mut self, value: Tmpl, step: &Step, o: Origin, scope: Scope) -> Result<Tmpl, ConfigError> {
         match step {
             Step::Field(f, r) => match &value {
                 Tmpl::Lit(Value::Object(m)) => match m.get(*f) {
@@ -540,73 +460,48 @@ impl<'a> Evaluator<'a> {
                     Some(v) => Ok(v.clone()),
                     None => Err(self.no_key(*r, f, m.keys().map(String::as_str), o)),
                 },
-                other => Err(self.err(
-                    o.span(*r),
-                    format!("cannot read `.{f}` from {}", describe(other)),
-                )),
+                other => Err(self.err(o.span(*r), format!("cannot read `.{f}` from {}", describe(other)))),
             },
             Step::Index(ie, r) => {
                 let key = self.eval(ie, o, scope)?;
                 let key = self.known(key, o.span(ie.at), "an index")?;
-                let found =
-                    match (&value, &key) {
-                        (Tmpl::Lit(Value::Array(a)), Value::Number(n)) => n
-                            .as_u64()
-                            .and_then(|i| a.get(usize::try_from(i).ok()?))
+                let found = match (&value, &key) {
+                    (Tmpl::Lit(Value::Array(a)), Value::Number(n)) => {
+                        n.as_u64().and_then(|i| a.get(usize::try_from(i).ok()?)).cloned().map(Tmpl::Lit)
+                    }
+                    (Tmpl::List(a), Value::Number(n)) => {
+                        n.as_u64().and_then(|i| a.get(usize::try_from(i).ok()?)).cloned()
+                    }
+                    (Tmpl::Lit(Value::Object(m)), Value::String(k)) => {
+                        return m
+                            .get(k)
                             .cloned()
-                            .map(Tmpl::Lit),
-                        (Tmpl::List(a), Value::Number(n)) => n
-                            .as_u64()
-                            .and_then(|i| a.get(usize::try_from(i).ok()?))
-                            .cloned(),
-                        (Tmpl::Lit(Value::Object(m)), Value::String(k)) => {
-                            return m.get(k).cloned().map(Tmpl::Lit).ok_or_else(|| {
-                                self.no_key(ie.at, k, m.keys().map(String::as_str), o)
-                            })
-                        }
-                        (Tmpl::Map(m), Value::String(k)) => {
-                            return m.get(k).cloned().ok_or_else(|| {
-                                self.no_key(ie.at, k, m.keys().map(String::as_str), o)
-                            })
-                        }
-                        (v, k) => {
-                            return Err(self.err(
-                                o.span(*r),
-                                format!("cannot index {} with {}", describe(v), funcs::describe(k)),
-                            ))
-                        }
-                    };
+                            .map(Tmpl::Lit)
+                            .ok_or_else(|| self.no_key(ie.at, k, m.keys().map(String::as_str), o))
+                    }
+                    (Tmpl::Map(m), Value::String(k)) => {
+                        return m.get(k).cloned().ok_or_else(|| self.no_key(ie.at, k, m.keys().map(String::as_str), o))
+                    }
+                    (v, k) => {
+                        return Err(
+                            self.err(o.span(*r), format!("cannot index {} with {}", describe(v), funcs::describe(k)))
+                        )
+                    }
+                };
                 let len = match &value {
                     Tmpl::Lit(Value::Array(a)) => a.len(),
                     Tmpl::List(a) => a.len(),
                     _ => 0,
                 };
-                found.ok_or_else(|| {
-                    self.err(
-                        o.span(ie.at),
-                        format!("index {key} is out of range (length {len})"),
-                    )
-                })
+                found.ok_or_else(|| self.err(o.span(ie.at), format!("index {key} is out of range (length {len})")))
             }
-            Step::Splat(r) => Err(self.err(
-                o.span(*r),
-                "[*] applies only to a repeated resource: `KIND.NAME[*].ATTR`",
-            )),
+            Step::Splat(r) => Err(self.err(o.span(*r), "[*] applies only to a repeated resource: `KIND.NAME[*].ATTR`")),
         }
     }
 
-    fn no_key<'k>(
-        &self,
-        at: Rel,
-        key: &str,
-        keys: impl Iterator<Item = &'k str>,
-        o: Origin,
-    ) -> ConfigError {
+    fn no_key<'k>(&self, at: Rel, key: &str, keys: impl Iterator<Item = &'k str>, o: Origin) -> ConfigError {
         let keys: Vec<&str> = keys.collect();
-        self.err(
-            o.span(at),
-            format!("no key `{key}` in this table (keys: {})", ticks(keys)),
-        )
+        self.err(o.span(at), format!("no key `{key}` in this table (keys: {})", ticks(keys)))
     }
 
     /// The value of `local.NAME`, computed once.
@@ -615,10 +510,7 @@ impl<'a> Evaluator<'a> {
             Some(Memo::Done(t)) => return Ok(t.clone()),
             Some(Memo::Busy) => {
                 let start = self.local_chain.iter().position(|l| l == name).unwrap_or(0);
-                let mut cycle: Vec<&str> = self.local_chain[start..]
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
+                let mut cycle: Vec<&str> = self.local_chain[start..].iter().map(String::as_str).collect();
                 cycle.push(name);
                 return Err(self.err(at, format!("cycle in locals: {}", cycle.join(" → "))));
             }
@@ -628,10 +520,7 @@ impl<'a> Evaluator<'a> {
         let Some(entry) = plan.locals.iter().find(|l| l.key == name) else {
             return Err(self.err(
                 at,
-                format!(
-                    "unknown local `{name}`{}",
-                    did_you_mean(name, plan.locals.iter().map(|l| l.key.as_str()))
-                ),
+                format!("unknown local `{name}`{}", did_you_mean(name, plan.locals.iter().map(|l| l.key.as_str()))),
             ));
         };
         self.locals.insert(name.to_string(), Memo::Busy);
@@ -670,21 +559,12 @@ impl<'a> Evaluator<'a> {
         match self.instances.get(&idx) {
             Some(Memo::Done(_)) => return Ok(()),
             Some(Memo::Busy) => {
-                return Err(self.err(
-                    fe.span,
-                    format!("for_each of `{}.{}` depends on itself", res.kind, res.name),
-                ))
+                return Err(self.err(fe.span, format!("for_each of `{}.{}` depends on itself", res.kind, res.name)))
             }
             None => {}
         }
         self.instances.insert(idx, Memo::Busy);
-        let t = self.eval_node(
-            fe,
-            Scope {
-                place: Place::ForEach,
-                each: None,
-            },
-        )?;
+        let t = self.eval_node(fe, Scope { place: Place::ForEach, each: None })?;
         let inst: Instances = match self.known(t, fe.span, "for_each")? {
             Value::Array(items) => {
                 let mut inst = Instances::new();
@@ -699,10 +579,7 @@ impl<'a> Evaluator<'a> {
                         ));
                     };
                     if inst.insert(k.clone(), Value::String(k.clone())).is_some() {
-                        return Err(self.err(
-                            fe.span,
-                            format!("for_each lists `{k}` twice; keys must be unique"),
-                        ));
+                        return Err(self.err(fe.span, format!("for_each lists `{k}` twice; keys must be unique")));
                     }
                 }
                 inst
@@ -711,10 +588,7 @@ impl<'a> Evaluator<'a> {
             v => {
                 return Err(self.err(
                     fe.span,
-                    format!(
-                        "for_each must be a list of strings or a table, got {}",
-                        funcs::describe(&v)
-                    ),
+                    format!("for_each must be a list of strings or a table, got {}", funcs::describe(&v)),
                 ))
             }
         };
@@ -726,42 +600,23 @@ impl<'a> Evaluator<'a> {
     /// a key stands for all its instances.
     pub fn depends_on(&mut self, node: &Node, scope: Scope) -> Result<Vec<Address>, ConfigError> {
         let NodeKind::List(items) = &node.kind else {
-            return Err(self.err(
-                node.span,
-                format!(
-                    "depends_on must be a list of resource addresses, not {}",
-                    node.describe()
-                ),
-            ));
+            return Err(self
+                .err(node.span, format!("depends_on must be a list of resource addresses, not {}", node.describe())));
         };
         let mut out: Vec<Address> = Vec::new();
         for item in items {
             let t = self.eval_node(item, scope)?;
             let Value::String(s) = self.known(t, item.span, "depends_on")? else {
-                return Err(self.err(
-                    item.span,
-                    "depends_on entries are address strings like \"ec2_vpc.main\"",
-                ));
+                return Err(self.err(item.span, "depends_on entries are address strings like \"ec2_vpc.main\""));
             };
             let addr: Address = s.parse().map_err(|_| {
                 self.err(
                     item.span,
-                    format!(
-                        "`{s}` is not a resource address: expected kind.name or kind.name[\"key\"]"
-                    ),
+                    format!("`{s}` is not a resource address: expected kind.name or kind.name[\"key\"]"),
                 )
             })?;
-            let Some(idx) = self
-                .index
-                .get(&(addr.kind.as_str(), addr.name.as_str()))
-                .copied()
-            else {
-                let names: Vec<String> = self
-                    .plan
-                    .resources
-                    .iter()
-                    .map(|r| format!("{}.{}", r.kind, r.name))
-                    .collect();
+            let Some(idx) = self.index.get(&(addr.kind.as_str(), addr.name.as_str())).copied() else {
+                let names: Vec<String> = self.plan.resources.iter().map(|r| format!("{}.{}", r.kind, r.name)).collect();
                 let wanted = format!("{}.{}", addr.kind, addr.name);
                 return Err(self.err(
                     item.span,
@@ -776,17 +631,11 @@ impl<'a> Evaluator<'a> {
             let keys = self.instance_keys(idx);
             match (&addr.key, repeated) {
                 (None, false) => out.push(addr),
-                (None, true) => out.extend(
-                    keys.into_iter()
-                        .map(|k| Address::new(&addr.kind, &addr.name, Some(k))),
-                ),
+                (None, true) => out.extend(keys.into_iter().map(|k| Address::new(&addr.kind, &addr.name, Some(k)))),
                 (Some(_), false) => {
                     return Err(self.err(
                         item.span,
-                        format!(
-                            "`{}.{}` has no for_each, so it takes no [key]",
-                            addr.kind, addr.name
-                        ),
+                        format!("`{}.{}` has no for_each, so it takes no [key]", addr.kind, addr.name),
                     ))
                 }
                 (Some(k), true) if keys.contains(k) => out.push(addr),
@@ -854,12 +703,7 @@ pub(crate) fn list(items: Vec<Tmpl>) -> Tmpl {
 /// A table, collapsed into a literal (with sorted keys) when every value is known.
 pub(crate) fn map(entries: BTreeMap<String, Tmpl>) -> Tmpl {
     if entries.values().all(|t| matches!(t, Tmpl::Lit(_))) {
-        Tmpl::Lit(Value::Object(
-            entries
-                .into_iter()
-                .filter_map(|(k, t)| Some((k, lit(t)?)))
-                .collect(),
-        ))
+        Tmpl::Lit(Value::Object(entries.into_iter().filter_map(|(k, t)| Some((k, lit(t)?))).collect()))
     } else {
         Tmpl::Map(entries)
     }
@@ -868,11 +712,7 @@ pub(crate) fn map(entries: BTreeMap<String, Tmpl>) -> Tmpl {
 /// The entries of a table value, known or not.
 pub(crate) fn entries(t: &Tmpl) -> Option<BTreeMap<String, Tmpl>> {
     match t {
-        Tmpl::Lit(Value::Object(m)) => Some(
-            m.iter()
-                .map(|(k, v)| (k.clone(), Tmpl::Lit(v.clone())))
-                .collect(),
-        ),
+        Tmpl::Lit(Value::Object(m)) => Some(m.iter().map(|(k, v)| (k.clone(), Tmpl::Lit(v.clone()))).collect()),
         Tmpl::Map(m) => Some(m.clone()),
         _ => None,
     }
@@ -890,9 +730,7 @@ fn concat(parts: Vec<Tmpl>) -> Tmpl {
     let mut out: Vec<Tmpl> = Vec::new();
     for p in parts {
         match (out.last_mut(), p) {
-            (Some(Tmpl::Lit(Value::String(prev))), Tmpl::Lit(Value::String(s))) => {
-                prev.push_str(&s)
-            }
+            (Some(Tmpl::Lit(Value::String(prev))), Tmpl::Lit(Value::String(s))) => prev.push_str(&s),
             (_, p) => out.push(p),
         }
     }

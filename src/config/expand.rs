@@ -22,27 +22,14 @@ pub(crate) fn default_tags(
     };
     let t = ev.eval_node(node, Scope::stack())?;
     let Some(tags) = eval::entries(&t) else {
-        return Err(src.error(
-            node.span,
-            format!(
-                "default_tags must be a table of strings, got {}",
-                eval::describe(&t)
-            ),
-        ));
+        return Err(
+            src.error(node.span, format!("default_tags must be a table of strings, got {}", eval::describe(&t)))
+        );
     };
-    if let Some((k, v)) = tags.iter().find(|(_, v)| {
-        !matches!(
-            v,
-            Tmpl::Lit(Value::String(_)) | Tmpl::Concat(_) | Tmpl::Ref { .. }
-        )
-    }) {
-        return Err(src.error(
-            node.span,
-            format!(
-                "default_tags `{k}` must be a string, got {}",
-                eval::describe(v)
-            ),
-        ));
+    if let Some((k, v)) =
+        tags.iter().find(|(_, v)| !matches!(v, Tmpl::Lit(Value::String(_)) | Tmpl::Concat(_) | Tmpl::Ref { .. }))
+    {
+        return Err(src.error(node.span, format!("default_tags `{k}` must be a string, got {}", eval::describe(v))));
     }
     Ok(tags)
 }
@@ -67,10 +54,7 @@ pub(crate) fn expand(
         };
         for (key, value) in &instances {
             let each = key.as_deref().zip(value.as_ref());
-            let scope = Scope {
-                place: Place::Resource,
-                each,
-            };
+            let scope = Scope { place: Place::Resource, each };
             let mut attrs = BTreeMap::new();
             for a in &res.attrs {
                 let t = ev.eval_node(&a.value, scope)?;

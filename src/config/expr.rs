@@ -22,10 +22,7 @@ pub(crate) struct Rel {
 
 impl Rel {
     fn to(self, other: Rel) -> Rel {
-        Rel {
-            start: self.start,
-            end: other.end.max(self.start),
-        }
+        Rel { start: self.start, end: other.end.max(self.start) }
     }
 }
 
@@ -37,10 +34,7 @@ pub(crate) struct SyntaxError {
 }
 
 fn err<T>(at: Rel, message: impl Into<String>) -> Result<T, SyntaxError> {
-    Err(SyntaxError {
-        at,
-        message: message.into(),
-    })
+    Err(SyntaxError { at, message: message.into() })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,13 +87,8 @@ pub(crate) fn parse_template(s: &str) -> Result<Vec<Piece>, SyntaxError> {
         } else if rest.starts_with("${") {
             let open = i;
             let body_start = i + 2;
-            let close = find_close(s, body_start).ok_or(SyntaxError {
-                at: Rel {
-                    start: open,
-                    end: open + 2,
-                },
-                message: "unclosed `${`".into(),
-            })?;
+            let close = find_close(s, body_start)
+                .ok_or(SyntaxError { at: Rel { start: open, end: open + 2 }, message: "unclosed `${`".into() })?;
             if !text.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
@@ -145,11 +134,7 @@ fn find_close(s: &str, from: usize) -> Option<usize> {
 /// Parse the expression in `s[start..end]`; positions stay relative to `s`.
 pub(crate) fn parse_expr(s: &str, start: usize, end: usize) -> Result<Expr, SyntaxError> {
     let toks = lex(s, start, end)?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     if p.peek() == &Tok::Eof {
         return err(Rel { start, end }, "empty expression");
     }
@@ -218,10 +203,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
     let mut it = src.char_indices().peekable();
     while let Some((off, c)) = it.next() {
         let at = start + off;
-        let one = Rel {
-            start: at,
-            end: at + c.len_utf8(),
-        };
+        let one = Rel { start: at, end: at + c.len_utf8() };
         let simple = match c {
             c if c.is_whitespace() => continue,
             '.' => Some(Tok::Dot),
@@ -243,13 +225,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
             '=' | '!' => {
                 if it.peek().map(|&(_, n)| n) == Some('=') {
                     it.next();
-                    out.push((
-                        if c == '=' { Tok::EqEq } else { Tok::NotEq },
-                        Rel {
-                            start: at,
-                            end: at + 2,
-                        },
-                    ));
+                    out.push((if c == '=' { Tok::EqEq } else { Tok::NotEq }, Rel { start: at, end: at + 2 }));
                 } else {
                     return err(one, format!("unexpected `{c}`; did you mean `{c}=`?"));
                 }
@@ -268,10 +244,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
                             Some((_, 't')) => value.push('\t'),
                             Some((_, e @ ('\\' | '"' | '\''))) => value.push(e),
                             Some((o2, e)) => {
-                                let r = Rel {
-                                    start: start + o,
-                                    end: start + o2 + e.len_utf8(),
-                                };
+                                let r = Rel { start: start + o, end: start + o2 + e.len_utf8() };
                                 return err(r, format!("unknown escape `\\{e}`"));
                             }
                             None => break,
@@ -285,9 +258,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
                     None => return err(Rel { start: at, end }, "unterminated string"),
                 }
             }
-            c if c.is_ascii_digit()
-                || (c == '-' && it.peek().is_some_and(|(_, n)| n.is_ascii_digit())) =>
-            {
+            c if c.is_ascii_digit() || (c == '-' && it.peek().is_some_and(|(_, n)| n.is_ascii_digit())) => {
                 let mut digits = String::from(c);
                 let mut last = at + 1;
                 while let Some(&(o, n)) = it.peek() {
@@ -298,10 +269,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
                     last = start + o + 1;
                     it.next();
                 }
-                let r = Rel {
-                    start: at,
-                    end: last,
-                };
+                let r = Rel { start: at, end: last };
                 match digits.parse::<i64>() {
                     Ok(i) => out.push((Tok::Int(i), r)),
                     Err(_) => return err(r, format!("integer `{digits}` is out of range")),
@@ -318,13 +286,7 @@ fn lex(s: &str, start: usize, end: usize) -> Result<Vec<(Tok, Rel)>, SyntaxError
                     last = start + o + 1;
                     it.next();
                 }
-                out.push((
-                    Tok::Ident(name),
-                    Rel {
-                        start: at,
-                        end: last,
-                    },
-                ));
+                out.push((Tok::Ident(name), Rel { start: at, end: last }));
             }
             c => return err(one, format!("unexpected character `{c}`")),
         }
@@ -348,18 +310,11 @@ impl Parser {
     }
 
     fn at(&self) -> Rel {
-        self.toks
-            .get(self.pos)
-            .or(self.toks.last())
-            .map_or(Rel { start: 0, end: 0 }, |(_, r)| *r)
+        self.toks.get(self.pos).or(self.toks.last()).map_or(Rel { start: 0, end: 0 }, |(_, r)| *r)
     }
 
     fn bump(&mut self) -> (Tok, Rel) {
-        let t = self
-            .toks
-            .get(self.pos)
-            .cloned()
-            .unwrap_or((Tok::Eof, self.at()));
+        let t = self.toks.get(self.pos).cloned().unwrap_or((Tok::Eof, self.at()));
         if self.pos < self.toks.len() {
             self.pos += 1;
         }
@@ -386,10 +341,7 @@ impl Parser {
             let yes = self.expr()?;
             self.expect(Tok::Colon, "`:`")?;
             let no = self.expr()?;
-            Expr {
-                at: cond.at.to(no.at),
-                kind: ExprKind::Cond(Box::new(cond), Box::new(yes), Box::new(no)),
-            }
+            Expr { at: cond.at.to(no.at), kind: ExprKind::Cond(Box::new(cond), Box::new(yes), Box::new(no)) }
         } else {
             cond
         };
@@ -407,14 +359,8 @@ impl Parser {
             };
             self.bump();
             let rhs = self.postfix()?;
-            lhs = Expr {
-                at: lhs.at.to(rhs.at),
-                kind: ExprKind::Compare {
-                    eq,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                },
-            };
+            lhs =
+                Expr { at: lhs.at.to(rhs.at), kind: ExprKind::Compare { eq, lhs: Box::new(lhs), rhs: Box::new(rhs) } };
         }
     }
 
@@ -426,17 +372,9 @@ impl Parser {
                     self.bump();
                     match self.bump() {
                         (Tok::Ident(name), r) => {
-                            e = Expr {
-                                at: e.at.to(r),
-                                kind: ExprKind::Field(Box::new(e), name, r),
-                            };
+                            e = Expr { at: e.at.to(r), kind: ExprKind::Field(Box::new(e), name, r) };
                         }
-                        (t, r) => {
-                            return err(
-                                r,
-                                format!("expected a name after `.`, found {}", t.describe()),
-                            )
-                        }
+                        (t, r) => return err(r, format!("expected a name after `.`, found {}", t.describe())),
                     }
                 }
                 Tok::LBracket => {
@@ -444,17 +382,11 @@ impl Parser {
                     if *self.peek() == Tok::Star {
                         self.bump();
                         let close = self.expect(Tok::RBracket, "`]`")?;
-                        e = Expr {
-                            at: e.at.to(close),
-                            kind: ExprKind::Splat(Box::new(e)),
-                        };
+                        e = Expr { at: e.at.to(close), kind: ExprKind::Splat(Box::new(e)) };
                     } else {
                         let idx = self.expr()?;
                         let close = self.expect(Tok::RBracket, "`]`")?;
-                        e = Expr {
-                            at: e.at.to(close),
-                            kind: ExprKind::Index(Box::new(e), Box::new(idx)),
-                        };
+                        e = Expr { at: e.at.to(close), kind: ExprKind::Index(Box::new(e), Box::new(idx)) };
                     }
                 }
                 _ => return Ok(e),
@@ -473,19 +405,13 @@ impl Parser {
                 if *self.peek() == Tok::LParen {
                     self.bump();
                     let (args, close) = self.args(Tok::RParen, "`)`")?;
-                    return Ok(Expr {
-                        at: at.to(close),
-                        kind: ExprKind::Call(name, args),
-                    });
+                    return Ok(Expr { at: at.to(close), kind: ExprKind::Call(name, args) });
                 }
                 ExprKind::Name(name)
             }
             Tok::LBracket => {
                 let (items, close) = self.args(Tok::RBracket, "`]`")?;
-                return Ok(Expr {
-                    at: at.to(close),
-                    kind: ExprKind::List(items),
-                });
+                return Ok(Expr { at: at.to(close), kind: ExprKind::List(items) });
             }
             Tok::LParen => {
                 let inner = self.expr()?;
@@ -528,13 +454,7 @@ mod tests {
         let p = parse_template("a-${var.x}-b $${lit}").unwrap();
         assert_eq!(p.len(), 3);
         assert_eq!(p[0], Piece::Text("a-".into()));
-        assert!(matches!(
-            &p[1],
-            Piece::Expr(Expr {
-                at: Rel { start: 4, end: 9 },
-                ..
-            })
-        ));
+        assert!(matches!(&p[1], Piece::Expr(Expr { at: Rel { start: 4, end: 9 }, .. })));
         assert_eq!(p[2], Piece::Text("-b ${lit}".into()));
         // A `}` inside a quoted string does not close the expression.
         let p = parse_template("${lookup(var.m, '}')}").unwrap();
@@ -543,16 +463,11 @@ mod tests {
 
     #[test]
     fn parses_precedence_and_postfix() {
-        let e =
-            parse("var.a == 'x' ? ec2_subnet.public[each.key].id : ec2_vpc.main[*].id").unwrap();
-        let ExprKind::Cond(c, yes, no) = e.kind else {
-            panic!("not a conditional")
-        };
+        let e = parse("var.a == 'x' ? ec2_subnet.public[each.key].id : ec2_vpc.main[*].id").unwrap();
+        let ExprKind::Cond(c, yes, no) = e.kind else { panic!("not a conditional") };
         assert!(matches!(c.kind, ExprKind::Compare { eq: true, .. }));
         assert!(matches!(yes.kind, ExprKind::Field(_, ref f, _) if f == "id"));
-        assert!(
-            matches!(no.kind, ExprKind::Field(ref inner, _, _) if matches!(inner.kind, ExprKind::Splat(_)))
-        );
+        assert!(matches!(no.kind, ExprKind::Field(ref inner, _, _) if matches!(inner.kind, ExprKind::Splat(_))));
         let e = parse("slice([1, 2, -3,], 0, 2)").unwrap();
         assert!(matches!(e.kind, ExprKind::Call(ref n, ref a) if n == "slice" && a.len() == 3));
     }
@@ -562,18 +477,9 @@ mod tests {
         assert_eq!(parse("var.").unwrap_err().at, Rel { start: 4, end: 4 });
         assert_eq!(parse("a = b").unwrap_err().at, Rel { start: 2, end: 3 });
         assert_eq!(parse("'abc").unwrap_err().message, "unterminated string");
-        assert_eq!(
-            parse("f(1, 2").unwrap_err().message,
-            "expected `,` or `)`, found end of expression"
-        );
-        assert_eq!(
-            parse_template("x ${var.a").unwrap_err().at,
-            Rel { start: 2, end: 4 }
-        );
-        assert_eq!(
-            parse_template("${ }").unwrap_err().message,
-            "empty expression"
-        );
+        assert_eq!(parse("f(1, 2").unwrap_err().message, "expected `,` or `)`, found end of expression");
+        assert_eq!(parse_template("x ${var.a").unwrap_err().at, Rel { start: 2, end: 4 });
+        assert_eq!(parse_template("${ }").unwrap_err().message, "empty expression");
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
         assert!(parse(&deep).is_err());
     }

@@ -35,10 +35,7 @@ pub(crate) struct FnError {
 }
 
 fn at<T>(arg: usize, message: impl Into<String>) -> Result<T, FnError> {
-    Err(FnError {
-        arg: Some(arg),
-        message: message.into(),
-    })
+    Err(FnError { arg: Some(arg), message: message.into() })
 }
 
 /// What kind of value `v` is, for messages.
@@ -58,12 +55,7 @@ pub(crate) fn describe(v: &Value) -> &'static str {
 pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
     match arity(name) {
         Some((min, max)) if (min..=max).contains(&args.len()) => {}
-        _ => {
-            return Err(FnError {
-                arg: None,
-                message: format!("wrong number of arguments for `{name}`"),
-            })
-        }
+        _ => return Err(FnError { arg: None, message: format!("wrong number of arguments for `{name}`") }),
     }
     match name {
         "slice" => {
@@ -71,13 +63,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             let start = index(args, 1)?;
             let end = index(args, 2)?;
             if end > list.len() {
-                return at(
-                    2,
-                    format!(
-                        "end {end} is past the end of the list (length {})",
-                        list.len()
-                    ),
-                );
+                return at(2, format!("end {end} is past the end of the list (length {})", list.len()));
             }
             if start > end {
                 return at(1, format!("start {start} is after end {end}"));
@@ -88,13 +74,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             Value::Array(a) => Ok(Value::from(a.len())),
             Value::Object(m) => Ok(Value::from(m.len())),
             Value::String(s) => Ok(Value::from(s.chars().count())),
-            v => at(
-                0,
-                format!(
-                    "length() takes a list, a table or a string, not {}",
-                    describe(v)
-                ),
-            ),
+            v => at(0, format!("length() takes a list, a table or a string, not {}", describe(v))),
         },
         "zipmap" => {
             let keys = strings(args, 0)?;
@@ -102,21 +82,12 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             if keys.len() != values.len() {
                 return at(
                     1,
-                    format!(
-                        "zipmap() needs as many values as keys ({} keys, {} values)",
-                        keys.len(),
-                        values.len()
-                    ),
+                    format!("zipmap() needs as many values as keys ({} keys, {} values)", keys.len(), values.len()),
                 );
             }
             Ok(object(keys.into_iter().zip(values.iter().cloned())))
         }
-        "keys" => Ok(Value::Array(
-            sorted(map(args, 0)?)
-                .into_keys()
-                .map(Value::String)
-                .collect(),
-        )),
+        "keys" => Ok(Value::Array(sorted(map(args, 0)?).into_keys().map(Value::String).collect())),
         "values" => Ok(Value::Array(sorted(map(args, 0)?).into_values().collect())),
         "concat" => {
             let mut out = Vec::new();
@@ -135,40 +106,25 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
         "lookup" => {
             let m = map(args, 0)?;
             let Value::String(key) = &args[1] else {
-                return at(
-                    1,
-                    format!("lookup() key must be a string, not {}", describe(&args[1])),
-                );
+                return at(1, format!("lookup() key must be a string, not {}", describe(&args[1])));
             };
             match (m.get(key), args.get(2)) {
                 (Some(v), _) => Ok(v.clone()),
                 (None, Some(default)) => Ok(default.clone()),
                 (None, None) => {
                     let keys: Vec<String> = sorted(m).into_keys().collect();
-                    at(
-                        1,
-                        format!("key `{key}` not found (keys: {})", keys.join(", ")),
-                    )
+                    at(1, format!("key `{key}` not found (keys: {})", keys.join(", ")))
                 }
             }
         }
         "format" => format(args),
-        _ => Err(FnError {
-            arg: None,
-            message: format!("unknown function `{name}`"),
-        }),
+        _ => Err(FnError { arg: None, message: format!("unknown function `{name}`") }),
     }
 }
 
 fn format(args: &[Value]) -> Result<Value, FnError> {
     let Value::String(fmt) = &args[0] else {
-        return at(
-            0,
-            format!(
-                "format() needs a format string first, not {}",
-                describe(&args[0])
-            ),
-        );
+        return at(0, format!("format() needs a format string first, not {}", describe(&args[0])));
     };
     let mut out = String::new();
     let mut next = 1;
@@ -184,20 +140,12 @@ fn format(args: &[Value]) -> Result<Value, FnError> {
             continue;
         }
         let Some(arg) = args.get(next) else {
-            return at(
-                0,
-                format!(
-                    "format string has more verbs than arguments ({} given)",
-                    args.len() - 1
-                ),
-            );
+            return at(0, format!("format string has more verbs than arguments ({} given)", args.len() - 1));
         };
         match (verb, arg) {
             (Some('s'), Value::String(s)) => out.push_str(s),
             (Some('s'), Value::Number(_) | Value::Bool(_)) => out.push_str(&arg.to_string()),
-            (Some('d'), Value::Number(n)) if n.is_i64() || n.is_u64() => {
-                out.push_str(&n.to_string())
-            }
+            (Some('d'), Value::Number(n)) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
             (Some(v @ ('s' | 'd')), _) => {
                 return at(next, format!("%{v} cannot format {}", describe(arg)));
             }
@@ -207,13 +155,7 @@ fn format(args: &[Value]) -> Result<Value, FnError> {
         next += 1;
     }
     if next < args.len() {
-        return at(
-            next,
-            format!(
-                "too many arguments for the format string ({} used)",
-                next - 1
-            ),
-        );
+        return at(next, format!("too many arguments for the format string ({} used)", next - 1));
     }
     Ok(Value::String(out))
 }
@@ -237,10 +179,7 @@ fn strings(args: &[Value], i: usize) -> Result<Vec<String>, FnError> {
         .iter()
         .map(|v| match v {
             Value::String(s) => Ok(s.clone()),
-            v => at(
-                i,
-                format!("expected a list of strings, but it holds {}", describe(v)),
-            ),
+            v => at(i, format!("expected a list of strings, but it holds {}", describe(v))),
         })
         .collect()
 }
@@ -248,10 +187,7 @@ fn strings(args: &[Value], i: usize) -> Result<Vec<String>, FnError> {
 fn index(args: &[Value], i: usize) -> Result<usize, FnError> {
     match args[i].as_u64().and_then(|n| usize::try_from(n).ok()) {
         Some(n) => Ok(n),
-        None => at(
-            i,
-            format!("expected a non-negative integer, got {}", args[i]),
-        ),
+        None => at(i, format!("expected a non-negative integer, got {}", args[i])),
     }
 }
 
@@ -276,27 +212,15 @@ mod tests {
 
     #[test]
     fn computes() {
-        assert_eq!(
-            ok("slice", json!([["a", "b", "c"], 0, 2])),
-            json!(["a", "b"])
-        );
+        assert_eq!(ok("slice", json!([["a", "b", "c"], 0, 2])), json!(["a", "b"]));
         assert_eq!(ok("length", json!([{"a": 1}])), json!(1));
-        assert_eq!(
-            ok("zipmap", json!([["b", "a"], [1, 2]])),
-            json!({"a": 2, "b": 1})
-        );
+        assert_eq!(ok("zipmap", json!([["b", "a"], [1, 2]])), json!({"a": 2, "b": 1}));
         assert_eq!(ok("keys", json!([{"b": 1, "a": 2}])), json!(["a", "b"]));
         assert_eq!(ok("values", json!([{"b": 1, "a": 2}])), json!([2, 1]));
         assert_eq!(ok("concat", json!([["a"], [], ["b"]])), json!(["a", "b"]));
-        assert_eq!(
-            ok("merge", json!([{"a": 1, "b": 1}, {"b": 2}])),
-            json!({"a": 1, "b": 2})
-        );
+        assert_eq!(ok("merge", json!([{"a": 1, "b": 1}, {"b": 2}])), json!({"a": 1, "b": 2}));
         assert_eq!(ok("lookup", json!([{"a": 1}, "b", 0])), json!(0));
-        assert_eq!(
-            ok("format", json!(["%s-%d-%s 100%%", "x", 3, true])),
-            json!("x-3-true 100%")
-        );
+        assert_eq!(ok("format", json!(["%s-%d-%s 100%%", "x", 3, true])), json!("x-3-true 100%"));
     }
 
     #[test]
@@ -304,13 +228,7 @@ mod tests {
         let e = call("slice", json!([["a"], 0, 2]).as_array().unwrap()).unwrap_err();
         assert_eq!(e.arg, Some(2));
         let e = call("format", json!(["%d", "x"]).as_array().unwrap()).unwrap_err();
-        assert_eq!(
-            e,
-            FnError {
-                arg: Some(1),
-                message: "%d cannot format a string".into()
-            }
-        );
+        assert_eq!(e, FnError { arg: Some(1), message: "%d cannot format a string".into() });
         let e = call("format", json!(["%s %s", "x"]).as_array().unwrap()).unwrap_err();
         assert_eq!(e.arg, Some(0));
         let e = call("lookup", json!([{"a": 1}, "b"]).as_array().unwrap()).unwrap_err();

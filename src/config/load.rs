@@ -55,10 +55,7 @@ pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> 
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(ConfigError::io(
-            plans_dir,
-            "no plan files (*.toml) in the plans directory",
-        ));
+        return Err(ConfigError::io(plans_dir, "no plan files (*.toml) in the plans directory"));
     }
     Ok(files)
 }
@@ -91,17 +88,10 @@ pub(crate) fn read_plans(
 ) -> Result<RawPlan, ConfigError> {
     let overlay_path = plans_dir.join("env").join(format!("{env}.toml"));
     // The env name becomes a path: only plain names, so `../x` cannot escape plans/env.
-    let plain = !env.is_empty()
-        && env
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = !env.is_empty() && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !plain || !overlay_path.is_file() {
         return Err(ConfigError::UnknownEnv {
-            loc: super::SourceLoc {
-                file: overlay_path,
-                line: 1,
-                col: 1,
-            },
+            loc: super::SourceLoc { file: overlay_path, line: 1, col: 1 },
             env: env.to_string(),
             known: environments(plans_dir),
         });
@@ -148,10 +138,7 @@ impl<'a> Builder<'a> {
 
     fn table<'n>(&self, entry: &'n Entry, what: &str) -> Result<&'n [Entry], ConfigError> {
         entry.value.entries().ok_or_else(|| {
-            self.sources.error(
-                entry.value.span,
-                format!("{what} must be a table, not {}", entry.value.describe()),
-            )
+            self.sources.error(entry.value.span, format!("{what} must be a table, not {}", entry.value.describe()))
         })
     }
 
@@ -163,15 +150,11 @@ impl<'a> Builder<'a> {
                     for v in self.table(section, "[variables]")? {
                         if let Some((_, first)) = self.variables.get(&v.key) {
                             let first = self.sources.loc(*first);
-                            return Err(self.sources.error(
-                                v.key_span,
-                                format!("variable `{}` is already declared at {first}", v.key),
-                            ));
+                            return Err(self
+                                .sources
+                                .error(v.key_span, format!("variable `{}` is already declared at {first}", v.key)));
                         }
-                        let var = Variable {
-                            value: v.value.to_value(),
-                            span: v.value.span,
-                        };
+                        let var = Variable { value: v.value.to_value(), span: v.value.span };
                         self.variables.insert(v.key.clone(), (var, v.key_span));
                     }
                 }
@@ -179,10 +162,9 @@ impl<'a> Builder<'a> {
                     for l in self.table(section, "[locals]")? {
                         if let Some(first) = self.locals.iter().find(|x| x.key == l.key) {
                             let first = self.sources.loc(first.key_span);
-                            return Err(self.sources.error(
-                                l.key_span,
-                                format!("local `{}` is already declared at {first}", l.key),
-                            ));
+                            return Err(self
+                                .sources
+                                .error(l.key_span, format!("local `{}` is already declared at {first}", l.key)));
                         }
                         self.locals.push(l.clone());
                     }
@@ -207,10 +189,7 @@ impl<'a> Builder<'a> {
         let entries = self.table(section, "[stack]")?;
         if let Some((_, first)) = &self.stack {
             let first = self.sources.loc(*first);
-            return Err(self.sources.error(
-                section.value.span,
-                format!("[stack] is already defined at {first}"),
-            ));
+            return Err(self.sources.error(section.value.span, format!("[stack] is already defined at {first}")));
         }
         let mut name = None;
         for e in entries {
@@ -218,17 +197,14 @@ impl<'a> Builder<'a> {
                 "name" => match &e.value.kind {
                     NodeKind::Str { value, .. }
                         if !value.is_empty()
-                            && value
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
                     {
                         name = Some(value.clone())
                     }
                     _ => {
-                        return Err(self.sources.error(
-                            e.value.span,
-                            "stack name must be a plain string of letters, digits, `-` and `_`",
-                        ))
+                        return Err(self
+                            .sources
+                            .error(e.value.span, "stack name must be a plain string of letters, digits, `-` and `_`"))
                     }
                 },
                 "default_tags" => self.default_tags = Some(e.value.clone()),
@@ -247,11 +223,7 @@ impl<'a> Builder<'a> {
         }
         match name {
             Some(n) => self.stack = Some((n, section.value.span)),
-            None => {
-                return Err(self
-                    .sources
-                    .error(section.value.span, "[stack] needs `name = \"...\"`"))
-            }
+            None => return Err(self.sources.error(section.value.span, "[stack] needs `name = \"...\"`")),
         }
         Ok(())
     }
@@ -273,43 +245,22 @@ impl<'a> Builder<'a> {
             }
             for res in self.table(kind, &format!("`resource.{}`", kind.key))? {
                 let attrs = self.table(res, &format!("`resource.{}.{}`", kind.key, res.key))?;
-                if !res
-                    .key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
+                if !res.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                     return Err(self.sources.error(
                         res.key_span,
-                        format!(
-                            "resource name `{}` may only contain letters, digits, `-` and `_`",
-                            res.key
-                        ),
+                        format!("resource name `{}` may only contain letters, digits, `-` and `_`", res.key),
                     ));
                 }
-                if let Some(first) = self
-                    .resources
-                    .iter()
-                    .find(|r| r.kind == kind.key && r.name == res.key)
-                {
+                if let Some(first) = self.resources.iter().find(|r| r.kind == kind.key && r.name == res.key) {
                     let first = self.sources.loc(first.loc);
                     return Err(self.sources.error(
                         res.value.span,
-                        format!(
-                            "duplicate resource `{}.{}`: already declared at {first}",
-                            kind.key, res.key
-                        ),
+                        format!("duplicate resource `{}.{}`: already declared at {first}", kind.key, res.key),
                     ));
                 }
                 // A `[resource.KIND.NAME]` header, else (inline or dotted tables) the NAME key.
-                let header = self
-                    .sources
-                    .text(res.value.span.file)
-                    .get(res.value.span.start..);
-                let loc = if header.is_some_and(|h| h.starts_with('[')) {
-                    res.value.span
-                } else {
-                    res.key_span
-                };
+                let header = self.sources.text(res.value.span.file).get(res.value.span.start..);
+                let loc = if header.is_some_and(|h| h.starts_with('[')) { res.value.span } else { res.key_span };
                 let mut raw = RawResource {
                     kind: kind.key.clone(),
                     name: res.key.clone(),
@@ -336,10 +287,7 @@ impl<'a> Builder<'a> {
             if section.key != "variables" {
                 return Err(self.sources.error(
                     section.key_span,
-                    format!(
-                        "an environment overlay may only set [variables]; `{}` is not allowed here",
-                        section.key
-                    ),
+                    format!("an environment overlay may only set [variables]; `{}` is not allowed here", section.key),
                 ));
             }
             for v in self.table(section, "[variables]")? {
@@ -359,16 +307,10 @@ impl<'a> Builder<'a> {
                     let decl = self.sources.loc(*decl_span);
                     return Err(self.sources.error(
                         v.value.span,
-                        format!(
-                            "variable `{}` is {want} (declared at {decl}), but this sets {got}",
-                            v.key
-                        ),
+                        format!("variable `{}` is {want} (declared at {decl}), but this sets {got}", v.key),
                     ));
                 }
-                *declared = Variable {
-                    value,
-                    span: v.value.span,
-                };
+                *declared = Variable { value, span: v.value.span };
             }
         }
         Ok(())
@@ -377,28 +319,18 @@ impl<'a> Builder<'a> {
     fn finish(self, first_file: usize) -> Result<RawPlan, ConfigError> {
         let at_start = Span::new(first_file, 0, 0);
         let Some((stack_name, _)) = self.stack else {
-            return Err(self
-                .sources
-                .error(at_start, "no plan file defines the stack: add `[stack]` with `name = \"...\"` to one of them"));
+            return Err(self.sources.error(
+                at_start,
+                "no plan file defines the stack: add `[stack]` with `name = \"...\"` to one of them",
+            ));
         };
         let region = match self.variables.get("region") {
-            Some((
-                Variable {
-                    value: Value::String(r),
-                    ..
-                },
-                _,
-            )) if !r.is_empty() => r.clone(),
-            Some((v, _)) => {
+            Some((Variable { value: Value::String(r), .. }, _)) if !r.is_empty() => r.clone(),
+            Some((v, _)) => return Err(self.sources.error(v.span, "variable `region` must be a non-empty string")),
+            None => {
                 return Err(self
                     .sources
-                    .error(v.span, "variable `region` must be a non-empty string"))
-            }
-            None => {
-                return Err(self.sources.error(
-                    at_start,
-                    "missing variable `region` (the AWS region): declare it in [variables]",
-                ))
+                    .error(at_start, "missing variable `region` (the AWS region): declare it in [variables]"))
             }
         };
         let mut resources = self.resources;
@@ -407,11 +339,7 @@ impl<'a> Builder<'a> {
         Ok(RawPlan {
             stack_name,
             default_tags: self.default_tags,
-            variables: self
-                .variables
-                .into_iter()
-                .map(|(k, (v, _))| (k, v))
-                .collect(),
+            variables: self.variables.into_iter().map(|(k, (v, _))| (k, v)).collect(),
             locals: self.locals,
             resources,
             region,

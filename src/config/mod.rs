@@ -46,12 +46,7 @@ pub fn load(plans_dir: &Path, env: &str, registry: &Registry) -> Result<Stack, C
     ev.check_locals()?;
     let default_tags = expand::default_tags(&sources, &mut ev, &plan)?;
     let resources = expand::expand(&sources, registry, &mut ev, &plan, &default_tags)?;
-    Ok(Stack {
-        name: plan.stack_name.clone(),
-        env: env.to_string(),
-        region: plan.region.clone(),
-        resources,
-    })
+    Ok(Stack { name: plan.stack_name.clone(), env: env.to_string(), region: plan.region.clone(), resources })
 }
 
 /// The environments defined in `plans_dir`: the names of `plans/env/*.toml`, sorted.

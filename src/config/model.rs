@@ -50,12 +50,7 @@ pub struct ResourceDecl {
 impl ResourceDecl {
     /// Every resource this one depends on: references and `depends_on`, sorted, unique.
     pub fn dependencies(&self) -> Vec<Address> {
-        let mut deps: Vec<Address> = self
-            .attrs
-            .values()
-            .flat_map(|t| t.refs())
-            .map(|(a, _)| a.clone())
-            .collect();
+        let mut deps: Vec<Address> = self.attrs.values().flat_map(|t| t.refs()).map(|(a, _)| a.clone()).collect();
         deps.extend(self.depends_on.iter().cloned());
         deps.sort();
         deps.dedup();
@@ -114,17 +109,10 @@ impl Tmpl {
                 }
                 Value::String(s)
             }
-            Tmpl::List(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|t| t.resolve(lookup))
-                    .collect::<Option<_>>()?,
-            ),
-            Tmpl::Map(m) => Value::Object(
-                m.iter()
-                    .map(|(k, t)| Some((k.clone(), t.resolve(lookup)?)))
-                    .collect::<Option<_>>()?,
-            ),
+            Tmpl::List(items) => Value::Array(items.iter().map(|t| t.resolve(lookup)).collect::<Option<_>>()?),
+            Tmpl::Map(m) => {
+                Value::Object(m.iter().map(|(k, t)| Some((k.clone(), t.resolve(lookup)?))).collect::<Option<_>>()?)
+            }
         })
     }
 }
@@ -137,13 +125,7 @@ mod tests {
     #[test]
     fn resolves_references_or_reports_unknown() {
         let vpc: Address = "ec2_vpc.main".parse().unwrap();
-        let t = Tmpl::Concat(vec![
-            Tmpl::Ref {
-                target: vpc.clone(),
-                attr: "id".into(),
-            },
-            Tmpl::Lit(json!("-x")),
-        ]);
+        let t = Tmpl::Concat(vec![Tmpl::Ref { target: vpc.clone(), attr: "id".into() }, Tmpl::Lit(json!("-x"))]);
         assert_eq!(t.refs(), vec![(&vpc, "id")]);
         let known = |_: &Address, _: &str| Some(json!("vpc-1"));
         assert_eq!(t.resolve(&known), Some(json!("vpc-1-x")));

@@ -67,21 +67,14 @@ impl Node {
         match &self.kind {
             NodeKind::Str { value, .. } => Value::String(value.clone()),
             NodeKind::Int(i) => Value::from(*i),
-            NodeKind::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-            }
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Datetime(d) => Value::String(d.clone()),
             NodeKind::List(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             NodeKind::Table(entries) => {
                 let mut sorted: Vec<&Entry> = entries.iter().collect();
                 sorted.sort_by(|a, b| a.key.cmp(&b.key));
-                Value::Object(
-                    sorted
-                        .into_iter()
-                        .map(|e| (e.key.clone(), e.value.to_value()))
-                        .collect(),
-                )
+                Value::Object(sorted.into_iter().map(|e| (e.key.clone(), e.value.to_value())).collect())
             }
         }
     }
@@ -92,16 +85,10 @@ pub(crate) fn parse_file(sources: &Sources, file: usize) -> Result<Node, ConfigE
     let text = sources.text(file);
     let doc = ImDocument::parse(text).map_err(|e| {
         let r = e.span().unwrap_or(0..0);
-        sources.syntax(
-            Span::new(file, r.start, r.end),
-            e.message().trim().replace('\n', ": "),
-        )
+        sources.syntax(Span::new(file, r.start, r.end), e.message().trim().replace('\n', ": "))
     })?;
     let cx = Conv { file, text };
-    Ok(Node {
-        span: Span::new(file, 0, 0),
-        kind: NodeKind::Table(cx.table(doc.as_table())),
-    })
+    Ok(Node { span: Span::new(file, 0, 0), kind: NodeKind::Table(cx.table(doc.as_table())) })
 }
 
 struct Conv<'t> {
@@ -117,13 +104,8 @@ impl Conv<'_> {
     fn table(&self, t: &Table) -> Vec<Entry> {
         t.iter()
             .map(|(k, item)| {
-                let key_span =
-                    self.span(t.key(k).and_then(|k| k.span()), Span::new(self.file, 0, 0));
-                Entry {
-                    key: k.to_string(),
-                    key_span,
-                    value: self.item(item, key_span),
-                }
+                let key_span = self.span(t.key(k).and_then(|k| k.span()), Span::new(self.file, 0, 0));
+                Entry { key: k.to_string(), key_span, value: self.item(item, key_span) }
             })
             .collect()
     }
@@ -135,35 +117,20 @@ impl Conv<'_> {
                 // A standard table's span covers its header and body; point at the header line.
                 let span = match t.span() {
                     Some(r) if !t.is_implicit() && !t.is_dotted() => {
-                        let header_end = self
-                            .text
-                            .get(r.clone())
-                            .and_then(|s| s.find('\n'))
-                            .map_or(r.end, |i| r.start + i);
+                        let header_end =
+                            self.text.get(r.clone()).and_then(|s| s.find('\n')).map_or(r.end, |i| r.start + i);
                         Span::new(self.file, r.start, header_end)
                     }
                     _ => key_span,
                 };
-                Node {
-                    span,
-                    kind: NodeKind::Table(self.table(t)),
-                }
+                Node { span, kind: NodeKind::Table(self.table(t)) }
             }
             Item::ArrayOfTables(a) => {
-                let items = a
-                    .iter()
-                    .map(|t| self.item(&Item::Table(t.clone()), key_span))
-                    .collect();
-                Node {
-                    span: self.span(a.span(), key_span),
-                    kind: NodeKind::List(items),
-                }
+                let items = a.iter().map(|t| self.item(&Item::Table(t.clone()), key_span)).collect();
+                Node { span: self.span(a.span(), key_span), kind: NodeKind::List(items) }
             }
             // Not produced by the parser for present keys; treat as an empty table.
-            Item::None => Node {
-                span: key_span,
-                kind: NodeKind::Table(Vec::new()),
-            },
+            Item::None => Node { span: key_span, kind: NodeKind::Table(Vec::new()) },
         }
     }
 
@@ -184,11 +151,7 @@ impl Conv<'_> {
                 t.iter()
                     .map(|(k, v)| {
                         let key_span = self.span(t.key(k).and_then(|k| k.span()), span);
-                        Entry {
-                            key: k.to_string(),
-                            key_span,
-                            value: self.value(v, key_span),
-                        }
+                        Entry { key: k.to_string(), key_span, value: self.value(v, key_span) }
                     })
                     .collect(),
             ),
@@ -200,11 +163,7 @@ impl Conv<'_> {
     /// exactly `value` (no escapes, no line-ending backslashes).
     fn string_content(&self, span: Span, value: &str) -> Option<usize> {
         let raw = self.text.get(span.start..span.end)?;
-        let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
-            3
-        } else {
-            1
-        };
+        let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 };
         let inner = raw.get(delim..raw.len().checked_sub(delim)?)?;
         // A newline right after the opening delimiter of a multi-line string is not content.
         let skip = if delim == 3 {

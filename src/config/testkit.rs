@@ -7,8 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::resource::{
-    AttrSchema as A, AttrType as T, Cx, Observed, Registry, ResourceError, ResourceKind, Schema,
-    Spec,
+    AttrSchema as A, AttrType as T, Cx, Observed, Registry, ResourceError, ResourceKind, Schema, Spec,
 };
 
 struct Dummy {
@@ -28,14 +27,10 @@ impl ResourceKind for Dummy {
         Ok(Vec::new())
     }
     async fn create(&self, _: &Cx, _: &Spec) -> Result<Observed, ResourceError> {
-        Err(ResourceError::Invalid {
-            message: "dummy".into(),
-        })
+        Err(ResourceError::Invalid { message: "dummy".into() })
     }
     async fn update(&self, _: &Cx, _: &Observed, _: &Spec) -> Result<Observed, ResourceError> {
-        Err(ResourceError::Invalid {
-            message: "dummy".into(),
-        })
+        Err(ResourceError::Invalid { message: "dummy".into() })
     }
     async fn delete(&self, _: &Cx, _: &Observed) -> Result<(), ResourceError> {
         Ok(())
@@ -75,17 +70,10 @@ pub(crate) fn registry() -> Registry {
                 A::computed("arn", T::String),
             ],
         ),
-        (
-            "ec2_internet_gateway",
-            vec![A::optional("vpc_id", T::String), tags()],
-        ),
+        ("ec2_internet_gateway", vec![A::optional("vpc_id", T::String), tags()]),
         (
             "ec2_elastic_ip",
-            vec![
-                A::optional("domain", T::String).default(json!("vpc")),
-                tags(),
-                A::computed("public_ip", T::String),
-            ],
+            vec![A::optional("domain", T::String).default(json!("vpc")), tags(), A::computed("public_ip", T::String)],
         ),
         (
             "ec2_nat_gateway",
@@ -98,10 +86,7 @@ pub(crate) fn registry() -> Registry {
                 A::computed("public_ip", T::String),
             ],
         ),
-        (
-            "ec2_route_table",
-            vec![A::required("vpc_id", T::String).force_new(), tags()],
-        ),
+        ("ec2_route_table", vec![A::required("vpc_id", T::String).force_new(), tags()]),
         (
             "ec2_route",
             vec![
@@ -113,18 +98,13 @@ pub(crate) fn registry() -> Registry {
         ),
         (
             "ec2_route_table_association",
-            vec![
-                A::required("subnet_id", T::String).force_new(),
-                A::required("route_table_id", T::String),
-            ],
+            vec![A::required("subnet_id", T::String).force_new(), A::required("route_table_id", T::String)],
         ),
         (
             "ec2_security_group",
             vec![
                 A::required("name", T::String).force_new(),
-                A::optional("description", T::String)
-                    .default(json!("Managed by kprov"))
-                    .force_new(),
+                A::optional("description", T::String).default(json!("Managed by kprov")).force_new(),
                 A::required("vpc_id", T::String).force_new(),
                 tags(),
             ],
@@ -146,10 +126,7 @@ pub(crate) fn registry() -> Registry {
     ];
     let mut r = Registry::new();
     for (kind, attrs) in kinds {
-        r.register(Arc::new(Dummy {
-            kind,
-            schema: Schema::new(attrs),
-        }));
+        r.register(Arc::new(Dummy { kind, schema: Schema::new(attrs) }));
     }
     r
 }

@@ -34,19 +34,52 @@ impl OpKind {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The run starts `total` operations.
-    Begin { total: usize },
-    Started { address: Address, op: OpKind },
+    Begin {
+        total: usize,
+    },
+    Started {
+        address: Address,
+        op: OpKind,
+    },
     /// Calling AWS (holds a parallelism slot).
-    Calling { address: Address, op: OpKind },
+    Calling {
+        address: Address,
+        op: OpKind,
+    },
     /// Waiting for AWS to finish (holds no slot).
-    Waiting { address: Address, op: OpKind, what: String },
-    Done { address: Address, op: OpKind, id: Option<String>, #[serde(with = "secs")] elapsed: Duration },
-    Failed { address: Address, op: OpKind, error: String, #[serde(with = "secs")] elapsed: Duration },
+    Waiting {
+        address: Address,
+        op: OpKind,
+        what: String,
+    },
+    Done {
+        address: Address,
+        op: OpKind,
+        id: Option<String>,
+        #[serde(with = "secs")]
+        elapsed: Duration,
+    },
+    Failed {
+        address: Address,
+        op: OpKind,
+        error: String,
+        #[serde(with = "secs")]
+        elapsed: Duration,
+    },
     /// Not started because `because` failed.
-    Skipped { address: Address, op: OpKind, because: Address },
+    Skipped {
+        address: Address,
+        op: OpKind,
+        because: Address,
+    },
     /// Not started because the run was interrupted.
-    Cancelled { address: Address, op: OpKind },
-    StateSaved { serial: u64 },
+    Cancelled {
+        address: Address,
+        op: OpKind,
+    },
+    StateSaved {
+        serial: u64,
+    },
     End,
 }
 

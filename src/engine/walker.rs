@@ -241,7 +241,9 @@ fn resolve(shared: &Shared, c: &Change) -> Result<Attrs, ResourceError> {
         .iter()
         .map(|(k, t)| {
             let v = t.resolve(&lookup).ok_or_else(|| {
-                ResourceError::invalid(format!("the value of `{k}` is still unknown: a resource it refers to was not applied"))
+                ResourceError::invalid(format!(
+                    "the value of `{k}` is still unknown: a resource it refers to was not applied"
+                ))
             })?;
             Ok((k.clone(), v))
         })
@@ -280,7 +282,8 @@ async fn run_op_inner(
     kind: &dyn crate::resource::ResourceKind,
 ) -> Result<Option<String>, ResourceError> {
     let key = op.address.to_string();
-    let persist = |u| async { shared.state.persist(u).await.map_err(|m| ResourceError::invalid(format!("state: {m}"))) };
+    let persist =
+        |u| async { shared.state.persist(u).await.map_err(|m| ResourceError::invalid(format!("state: {m}"))) };
     let permit = tokio::select! {
         p = shared.slots.clone().acquire_owned() => p.map_err(|_| ResourceError::Cancelled)?,
         _ = shared.cancel.cancelled() => return Err(ResourceError::Cancelled),
@@ -327,7 +330,8 @@ async fn run_op_inner(
                     // A definite refusal created nothing: drop the intent. Anything else (a
                     // timeout, a lost connection, an interrupted wait) may have created the
                     // resource, so the intent stays for the next run to resolve.
-                    let definite = matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
+                    let definite =
+                        matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
                     if definite {
                         let _ = shared.state.record(StateUpdate::Remove(key));
                     }

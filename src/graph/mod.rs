@@ -105,8 +105,7 @@ impl ResourceGraph {
         let mut cur = start;
         loop {
             // Follow a successor inside the component, preferring the way back to the start.
-            let mut succ: Vec<NodeIndex> =
-                self.graph.neighbors(cur).filter(|n| scc.contains(n)).collect();
+            let mut succ: Vec<NodeIndex> = self.graph.neighbors(cur).filter(|n| scc.contains(n)).collect();
             succ.sort_by_key(|n| &self.graph[*n]);
             if succ.contains(&start) {
                 return path;
@@ -123,9 +122,7 @@ impl ResourceGraph {
 
     /// Addresses in an order where every dependency comes before its dependents.
     pub fn apply_order(&self) -> Vec<Address> {
-        toposort(&self.graph, None)
-            .map(|v| v.into_iter().map(|n| self.graph[n].clone()).collect())
-            .unwrap_or_default()
+        toposort(&self.graph, None).map(|v| v.into_iter().map(|n| self.graph[n].clone()).collect()).unwrap_or_default()
     }
 }
 
@@ -150,11 +147,8 @@ mod tests {
 
     #[test]
     fn orders_dependencies_first() {
-        let g = ResourceGraph::from_decls(&[
-            decl("ec2_subnet.a", &["ec2_vpc.main"], 5),
-            decl("ec2_vpc.main", &[], 1),
-        ])
-        .unwrap();
+        let g = ResourceGraph::from_decls(&[decl("ec2_subnet.a", &["ec2_vpc.main"], 5), decl("ec2_vpc.main", &[], 1)])
+            .unwrap();
         let order: Vec<String> = g.apply_order().iter().map(|a| a.to_string()).collect();
         assert_eq!(order, vec!["ec2_vpc.main", "ec2_subnet.a"]);
     }

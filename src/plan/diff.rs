@@ -42,7 +42,11 @@ pub fn desired_with_defaults(decl: &ResourceDecl, schema: &Schema) -> BTreeMap<S
 }
 
 /// Compare desired with prior, attribute by attribute.
-pub fn attr_changes(schema: &Schema, desired: &BTreeMap<String, Option<Value>>, prior: Option<&Attrs>) -> Vec<AttrChange> {
+pub fn attr_changes(
+    schema: &Schema,
+    desired: &BTreeMap<String, Option<Value>>,
+    prior: Option<&Attrs>,
+) -> Vec<AttrChange> {
     let mut changes = Vec::new();
     for (name, want) in desired {
         let Some(a) = schema.get(name) else { continue };
@@ -57,13 +61,7 @@ pub fn attr_changes(schema: &Schema, desired: &BTreeMap<String, Option<Value>>, 
             Some(v) => After::Known(v.clone()),
             None => After::Unknown,
         };
-        changes.push(AttrChange {
-            name: name.clone(),
-            before,
-            after,
-            force_new: a.force_new,
-            sensitive: a.sensitive,
-        });
+        changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive: a.sensitive });
     }
     changes
 }
@@ -105,7 +103,8 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
         let mut note = None;
         let (action, attrs) = match prior {
             None => {
-                if input.refreshed.missing.contains(&key) && recorded.is_some_and(|r| r.status != Status::PendingCreate) {
+                if input.refreshed.missing.contains(&key) && recorded.is_some_and(|r| r.status != Status::PendingCreate)
+                {
                     note = Some("recorded in state but deleted outside kprov".to_string());
                 }
                 let attrs = attr_changes(schema, &resolved, None);

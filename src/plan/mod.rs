@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Tmpl;
 use crate::resource::{Address, Observed, Value};
 
-pub use diff::{diff, destroy_plan, DiffInput};
+pub use diff::{destroy_plan, diff, DiffInput};
 pub use refresh::{refresh, RefreshError, Refreshed};
 
 /// Saved plan format version.

@@ -29,8 +29,10 @@ pub struct Refreshed {
 
 /// Read every resource in `state` from the cloud.
 pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refreshed, RefreshError> {
-    // Group by kind: ids to read, and addresses whose create may or may not have happened.
-    let mut by_kind: BTreeMap<&str, (Vec<(String, String)>, Vec<String>)> = BTreeMap::new();
+    // Group by kind: (address, id) pairs to read, and addresses whose create may or may not
+    // have happened.
+    type Work = (Vec<(String, String)>, Vec<String>);
+    let mut by_kind: BTreeMap<&str, Work> = BTreeMap::new();
     for (addr, r) in &state.resources {
         if registry.get(&r.kind).is_none() {
             return Err(RefreshError::UnknownKind { address: addr.clone(), kind: r.kind.clone() });
@@ -42,10 +44,9 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
         }
     }
     let reads = by_kind.into_iter().map(|(kind, (ids, pending))| async move {
-        let k = registry.get(kind).ok_or_else(|| RefreshError::UnknownKind {
-            address: String::new(),
-            kind: kind.to_string(),
-        })?;
+        let k = registry
+            .get(kind)
+            .ok_or_else(|| RefreshError::UnknownKind { address: String::new(), kind: kind.to_string() })?;
         let err = |source| RefreshError::Read { kind: kind.to_string(), source };
         let mut out: Vec<(String, Option<Observed>, bool)> = Vec::new();
         if !ids.is_empty() {

@@ -34,10 +34,7 @@ fn attr_line(c: &AttrChange, action: Action, width: usize) -> String {
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let verb = if plan.destroy { "destroy" } else { "plan" };
-    out.push_str(&format!(
-        "kprov {verb}: stack {}, env {}, region {}\n\n",
-        plan.stack, plan.env, plan.region
-    ));
+    out.push_str(&format!("kprov {verb}: stack {}, env {}, region {}\n\n", plan.stack, plan.env, plan.region));
     let mut any = false;
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         any = true;

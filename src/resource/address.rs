@@ -49,9 +49,7 @@ impl FromStr for Address {
             None => (s, None),
         };
         let (kind, name) = head.split_once('.').ok_or_else(err)?;
-        let ident = |x: &str| {
-            !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        };
+        let ident = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !ident(kind) || !ident(name) {
             return Err(err());
         }

@@ -72,9 +72,7 @@ impl Spec {
     /// A required string attribute; schema validation guarantees presence, but a kind must not
     /// panic if it is called with something else.
     pub fn req_str(&self, name: &str) -> Result<&str, ResourceError> {
-        self.str(name).ok_or_else(|| ResourceError::Invalid {
-            message: format!("attribute `{name}` must be a string"),
-        })
+        self.str(name).ok_or_else(|| ResourceError::Invalid { message: format!("attribute `{name}` must be a string") })
     }
     /// The user's `tags` attribute as (key, value) pairs.
     pub fn tags(&self) -> Vec<(String, String)> {

@@ -129,7 +129,9 @@ impl ResourceKind for SimKind {
         let inner = self.cloud.lock();
         Ok(ids
             .iter()
-            .filter_map(|id| inner.resources.get(id).filter(|r| r.0 == self.name).map(|r| self.observed(id, &r.1, &r.2)))
+            .filter_map(|id| {
+                inner.resources.get(id).filter(|r| r.0 == self.name).map(|r| self.observed(id, &r.1, &r.2))
+            })
             .collect())
     }
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
@@ -166,7 +168,13 @@ impl ResourceKind for SimKind {
     async fn update(&self, _cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         let now = self.cloud.now();
         let mut inner = self.cloud.lock();
-        inner.log.push(OpRecord { kind: self.name, what: spec.address.to_string(), op: "update", start: now, end: now });
+        inner.log.push(OpRecord {
+            kind: self.name,
+            what: spec.address.to_string(),
+            op: "update",
+            start: now,
+            end: now,
+        });
         let r = inner
             .resources
             .get_mut(&prior.id)

@@ -26,10 +26,7 @@ pub fn moto_endpoint() -> &'static str {
             return e;
         }
         let bin = repo_root().join(".venv/bin/moto_server");
-        assert!(
-            bin.exists(),
-            "moto is not installed: run `scripts/moto.sh install` (or use scripts/test.sh)"
-        );
+        assert!(bin.exists(), "moto is not installed: run `scripts/moto.sh install` (or use scripts/test.sh)");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // The watchdog shell stops moto when this test process is gone.
         let script = format!(
@@ -38,6 +35,8 @@ pub fn moto_endpoint() -> &'static str {
             bin.display(),
             std::process::id()
         );
+        // Not waited for on purpose: the watchdog outlives this process by design.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh").arg("-c").arg(script).spawn().expect("start moto");
         let endpoint = format!("http://127.0.0.1:{port}");
         let start = Instant::now();

@@ -13,10 +13,7 @@ fn with_vpc(rest: &str) -> String {
 #[test]
 fn toml_syntax_error() {
     fails(
-        &[(
-            "net.toml",
-            "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\n",
-        )],
+        &[("net.toml", "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\n")],
         "net.toml:2:26",
         "invalid basic string",
     );
@@ -25,11 +22,7 @@ fn toml_syntax_error() {
 #[test]
 fn duplicate_key_in_one_file_is_a_syntax_error() {
     let src = format!("{VPC}\n[resource.ec2_vpc.main]\ncidr_block = \"x\"\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:4:1",
-        "duplicate key `main`",
-    );
+    fails(&[("net.toml", &src)], "net.toml:4:1", "duplicate key `main`");
 }
 
 #[test]
@@ -49,10 +42,7 @@ fn unknown_kind_lists_known_kinds() {
 #[test]
 fn unknown_attribute_suggests_closest() {
     fails(
-        &[(
-            "net.toml",
-            "[resource.ec2_vpc.main]\ncidr = \"10.0.0.0/16\"\n",
-        )],
+        &[("net.toml", "[resource.ec2_vpc.main]\ncidr = \"10.0.0.0/16\"\n")],
         "net.toml:2:1",
         "unknown attribute `cidr` for ec2_vpc; did you mean `cidr_block`?",
     );
@@ -70,13 +60,8 @@ fn unknown_attribute_without_close_match_lists_attributes() {
 
 #[test]
 fn wrong_type_for_a_literal() {
-    let src =
-        "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\nenable_dns_support = \"yes\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:3:22",
-        "`enable_dns_support` of ec2_vpc must be a boolean, got a string",
-    );
+    let src = "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\nenable_dns_support = \"yes\"\n";
+    fails(&[("net.toml", src)], "net.toml:3:22", "`enable_dns_support` of ec2_vpc must be a boolean, got a string");
 }
 
 #[test]
@@ -124,10 +109,7 @@ fn missing_required_attribute_points_at_the_header() {
 #[test]
 fn missing_required_attribute_of_an_inline_resource_points_at_its_name() {
     fails(
-        &[(
-            "net.toml",
-            "[resource.ec2_vpc]\nmain = { enable_dns_support = true }\n",
-        )],
+        &[("net.toml", "[resource.ec2_vpc]\nmain = { enable_dns_support = true }\n")],
         "net.toml:2:1",
         "ec2_vpc.main is missing required attribute `cidr_block`",
     );
@@ -135,19 +117,14 @@ fn missing_required_attribute_of_an_inline_resource_points_at_its_name() {
 
 #[test]
 fn computed_attribute_cannot_be_set() {
-    let src =
-        "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\nmain_route_table_id = \"rtb-1\"\n";
+    let src = "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\nmain_route_table_id = \"rtb-1\"\n";
     fails(
         &[("net.toml", src)],
         "net.toml:3:1",
         "`main_route_table_id` is computed by AWS and cannot be set on ec2_vpc",
     );
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\nid = \"vpc-1\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:3:1",
-        "`id` is assigned by AWS and cannot be set",
-    );
+    fails(&[("net.toml", src)], "net.toml:3:1", "`id` is assigned by AWS and cannot be set");
 }
 
 #[test]
@@ -158,31 +135,20 @@ fn duplicate_address_across_files() {
         &p,
         "dev",
         "b.toml:2:1",
-        &format!(
-            "duplicate resource `ec2_vpc.main`: already declared at {}",
-            first.display()
-        ),
+        &format!("duplicate resource `ec2_vpc.main`: already declared at {}", first.display()),
     );
 }
 
 #[test]
 fn reference_to_a_missing_resource() {
     let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.mian.id}\"\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:13",
-        "no resource `ec2_vpc.mian` is declared; did you mean `main`?",
-    );
+    fails(&[("net.toml", &src)], "net.toml:5:13", "no resource `ec2_vpc.mian` is declared; did you mean `main`?");
 }
 
 #[test]
 fn reference_to_a_missing_instance_key() {
     let src = "[resource.ec2_route_table.rt]\nfor_each = [\"a\", \"b\"]\nvpc_id = \"v\"\n\n[resource.ec2_route.r]\nroute_table_id = \"${ec2_route_table.rt['c'].id}\"\ndestination_cidr_block = \"0.0.0.0/0\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:6:40",
-        "`ec2_route_table.rt` has no instance [\"c\"] (keys: `a`, `b`)",
-    );
+    fails(&[("net.toml", src)], "net.toml:6:40", "`ec2_route_table.rt` has no instance [\"c\"] (keys: `a`, `b`)");
 }
 
 #[test]
@@ -193,138 +159,72 @@ fn reference_to_a_repeated_resource_without_a_key() {
 
 #[test]
 fn key_on_a_resource_without_for_each() {
-    let src =
-        with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main['a'].id}\"\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:13",
-        "`ec2_vpc.main` has no for_each, so it takes no [key]",
-    );
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main['a'].id}\"\n");
+    fails(&[("net.toml", &src)], "net.toml:5:13", "`ec2_vpc.main` has no for_each, so it takes no [key]");
 }
 
 #[test]
 fn reference_to_an_attribute_the_target_lacks() {
     let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"x-${ec2_vpc.main.arn}\"\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:28",
-        "ec2_vpc has no attribute `arn`",
-    );
+    fails(&[("net.toml", &src)], "net.toml:5:28", "ec2_vpc has no attribute `arn`");
     let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main.cidr}\"\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:26",
-        "ec2_vpc has no attribute `cidr`; did you mean `cidr_block`?",
-    );
+    fails(&[("net.toml", &src)], "net.toml:5:26", "ec2_vpc has no attribute `cidr`; did you mean `cidr_block`?");
 }
 
 #[test]
 fn depends_on_a_missing_resource() {
-    let src = with_vpc(
-        "[resource.ec2_internet_gateway.gw]\ndepends_on = [\"ec2_vpc.main\", \"ec2_vpc.other\"]\n",
-    );
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:31",
-        "depends_on names `ec2_vpc.other`, which is not declared",
-    );
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\ndepends_on = [\"ec2_vpc.main\", \"ec2_vpc.other\"]\n");
+    fails(&[("net.toml", &src)], "net.toml:5:31", "depends_on names `ec2_vpc.other`, which is not declared");
     let src = with_vpc("[resource.ec2_internet_gateway.gw]\ndepends_on = [\"not an address\"]\n");
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:15",
-        "`not an address` is not a resource address",
-    );
-    let src = with_vpc(
-        "[resource.ec2_internet_gateway.gw]\ndepends_on = [\"ec2_vpc.main[\\\"a\\\"]\"]\n",
-    );
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:15",
-        "`ec2_vpc.main` has no for_each, so it takes no [key]",
-    );
+    fails(&[("net.toml", &src)], "net.toml:5:15", "`not an address` is not a resource address");
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\ndepends_on = [\"ec2_vpc.main[\\\"a\\\"]\"]\n");
+    fails(&[("net.toml", &src)], "net.toml:5:15", "`ec2_vpc.main` has no for_each, so it takes no [key]");
 }
 
 #[test]
 fn unknown_variable() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${var.vpc_cidr}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:21",
-        "unknown variable `vpc_cidr`",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:21", "unknown variable `vpc_cidr`");
     let src = "[variables]\nvpc_cidr = \"10.0.0.0/16\"\n[resource.ec2_vpc.main]\ncidr_block = \"${var.vpc_cdir}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:4:21",
-        "unknown variable `vpc_cdir`; did you mean `vpc_cidr`?",
-    );
+    fails(&[("net.toml", src)], "net.toml:4:21", "unknown variable `vpc_cdir`; did you mean `vpc_cidr`?");
 }
 
 #[test]
 fn unknown_local() {
-    let src =
-        "[locals]\nprefix = \"p\"\n\n[resource.ec2_vpc.main]\ncidr_block = \"${local.prefx}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:5:23",
-        "unknown local `prefx`; did you mean `prefix`?",
-    );
+    let src = "[locals]\nprefix = \"p\"\n\n[resource.ec2_vpc.main]\ncidr_block = \"${local.prefx}\"\n";
+    fails(&[("net.toml", src)], "net.toml:5:23", "unknown local `prefx`; did you mean `prefix`?");
 }
 
 #[test]
 fn unknown_name() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${vra.x}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:17",
-        "unknown name `vra`; did you mean `var`?; expected var.NAME",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:17", "unknown name `vra`; did you mean `var`?; expected var.NAME");
 }
 
 #[test]
 fn unknown_function() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${lenght([])}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:17",
-        "unknown function `lenght`; did you mean `length`?",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:17", "unknown function `lenght`; did you mean `length`?");
 }
 
 #[test]
 fn wrong_arity() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"a${slice([], 0)}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:18",
-        "slice() takes 3 arguments, got 2",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:18", "slice() takes 3 arguments, got 2");
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${lookup()}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:17",
-        "lookup() takes 2 to 3 arguments, got 0",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:17", "lookup() takes 2 to 3 arguments, got 0");
 }
 
 #[test]
 fn function_argument_error_points_at_the_argument() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${format('%d', 'x')}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:30",
-        "format(): %d cannot format a string",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:30", "format(): %d cannot format a string");
 }
 
 #[test]
 fn expression_syntax_error_points_inside_the_string() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${var.}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:21",
-        "expected a name after `.`, found end of expression",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:21", "expected a name after `.`, found end of expression");
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"x ${var.a\"\n";
     fails(&[("net.toml", src)], "net.toml:2:17", "unclosed `${`");
 }
@@ -332,73 +232,49 @@ fn expression_syntax_error_points_inside_the_string() {
 #[test]
 fn interpolating_a_list_into_a_string() {
     let src = "[variables]\nl = [\"a\"]\n[resource.ec2_vpc.main]\ncidr_block = \"x-${var.l}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:4:19",
-        "cannot put a list into a string",
-    );
+    fails(&[("net.toml", src)], "net.toml:4:19", "cannot put a list into a string");
 }
 
 #[test]
 fn reference_passed_into_a_function() {
-    let src = with_vpc(
-        "[resource.ec2_internet_gateway.gw]\nvpc_id = \"${format('%s', ec2_vpc.main.id)}\"\n",
-    );
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${format('%s', ec2_vpc.main.id)}\"\n");
     fails(&[("net.toml", &src)], "net.toml:5:26", "an argument of format() must be known before apply, but it uses `ec2_vpc.main.id`, which is known only after apply");
 }
 
 #[test]
 fn reference_in_for_each() {
-    let src = with_vpc(
-        "[resource.ec2_route_table.rt]\nfor_each = \"${[ec2_vpc.main.id]}\"\nvpc_id = \"v\"\n",
+    let src = with_vpc("[resource.ec2_route_table.rt]\nfor_each = \"${[ec2_vpc.main.id]}\"\nvpc_id = \"v\"\n");
+    fails(
+        &[("net.toml", &src)],
+        "net.toml:5:12",
+        "for_each must be known before apply, but it uses `ec2_vpc.main.id`, which is known only after apply",
     );
-    fails(&[("net.toml", &src)], "net.toml:5:12", "for_each must be known before apply, but it uses `ec2_vpc.main.id`, which is known only after apply");
 }
 
 #[test]
 fn reference_in_a_condition() {
-    let src = with_vpc(
-        "[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main.id == 'x' ? 'a' : 'b'}\"\n",
-    );
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main.id == 'x' ? 'a' : 'b'}\"\n");
     fails(
         &[("net.toml", &src)],
         "net.toml:5:13",
         "a comparison must be known before apply, but it uses `ec2_vpc.main.id`",
     );
-    let src = with_vpc(
-        "[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main.id ? 'a' : 'b'}\"\n",
-    );
-    fails(
-        &[("net.toml", &src)],
-        "net.toml:5:13",
-        "a condition must be known before apply",
-    );
+    let src = with_vpc("[resource.ec2_internet_gateway.gw]\nvpc_id = \"${ec2_vpc.main.id ? 'a' : 'b'}\"\n");
+    fails(&[("net.toml", &src)], "net.toml:5:13", "a condition must be known before apply");
 }
 
 #[test]
 fn condition_must_be_boolean() {
     let src = "[resource.ec2_vpc.main]\ncidr_block = \"${'x' ? 'a' : 'b'}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:17",
-        "a condition must be a boolean, got a string",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:17", "a condition must be a boolean, got a string");
 }
 
 #[test]
 fn for_each_of_the_wrong_type() {
     let src = "[resource.ec2_route_table.rt]\nfor_each = 3\nvpc_id = \"v\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:12",
-        "for_each must be a list of strings or a table, got an integer",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:12", "for_each must be a list of strings or a table, got an integer");
     let src = "[resource.ec2_route_table.rt]\nfor_each = [\"a\", \"a\"]\nvpc_id = \"v\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:12",
-        "for_each lists `a` twice",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:12", "for_each lists `a` twice");
 }
 
 #[test]
@@ -410,60 +286,43 @@ fn each_outside_for_each() {
         "`each` is only available in a resource with for_each, and this one has none",
     );
     let src = "[locals]\nx = \"${each.value}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:2:8",
-        "`each` is only available in a resource with for_each",
-    );
+    fails(&[("net.toml", src)], "net.toml:2:8", "`each` is only available in a resource with for_each");
 }
 
 #[test]
 fn local_cycle() {
     let src = "[locals]\na = \"${local.b}\"\nb = \"x-${local.c}\"\nc = \"${local.a}\"\n";
-    fails(
-        &[("net.toml", src)],
-        "net.toml:4:14",
-        "cycle in locals: a → b → c → a",
-    );
+    fails(&[("net.toml", src)], "net.toml:4:14", "cycle in locals: a → b → c → a");
 }
 
 #[test]
 fn overlay_sets_an_undeclared_variable() {
     let p = Plans::new(&[
-        (
-            "stack.toml",
-            "[stack]\nname = \"t\"\n[variables]\nregion = \"r\"\naz_count = 3\n",
-        ),
+        ("stack.toml", "[stack]\nname = \"t\"\n[variables]\nregion = \"r\"\naz_count = 3\n"),
         ("env/dev.toml", "[variables]\naz_cuont = 2\n"),
     ]);
-    fails_in(&p, "dev", "env/dev.toml:2:1", "unknown variable `az_cuont` (not declared in the base plan files); did you mean `az_count`?");
+    fails_in(
+        &p,
+        "dev",
+        "env/dev.toml:2:1",
+        "unknown variable `az_cuont` (not declared in the base plan files); did you mean `az_count`?",
+    );
 }
 
 #[test]
 fn overlay_changes_a_variable_type() {
     let p = Plans::new(&[
-        (
-            "stack.toml",
-            "[stack]\nname = \"t\"\n[variables]\nregion = \"r\"\naz_count = 3\n",
-        ),
+        ("stack.toml", "[stack]\nname = \"t\"\n[variables]\nregion = \"r\"\naz_count = 3\n"),
         ("env/dev.toml", "[variables]\naz_count = \"2\"\n"),
     ]);
-    fails_in(
-        &p,
-        "dev",
-        "env/dev.toml:2:12",
-        "variable `az_count` is an integer (declared at",
-    );
+    fails_in(&p, "dev", "env/dev.toml:2:12", "variable `az_count` is an integer (declared at");
 }
 
 #[test]
 fn overlay_may_only_hold_variables() {
     let p = Plans::new(&[
         ("stack.toml", BASE),
-        (
-            "env/dev.toml",
-            "[variables]\n\n[resource.ec2_vpc.x]\ncidr_block = \"c\"\n",
-        ),
+        ("env/dev.toml", "[variables]\n\n[resource.ec2_vpc.x]\ncidr_block = \"c\"\n"),
     ]);
     fails_in(
         &p,
@@ -475,23 +334,9 @@ fn overlay_may_only_hold_variables() {
 
 #[test]
 fn missing_overlay_names_the_environments() {
-    let p = Plans::new(&[
-        ("stack.toml", BASE),
-        ("env/dev.toml", ""),
-        ("env/prod.toml", ""),
-    ]);
-    fails_in(
-        &p,
-        "qa",
-        "env/qa.toml:1:1",
-        "unknown environment `qa`; environments: dev, prod",
-    );
-    fails_in(
-        &p,
-        "../stack",
-        "env/../stack.toml:1:1",
-        "unknown environment `../stack`",
-    );
+    let p = Plans::new(&[("stack.toml", BASE), ("env/dev.toml", ""), ("env/prod.toml", "")]);
+    fails_in(&p, "qa", "env/qa.toml:1:1", "unknown environment `qa`; environments: dev, prod");
+    fails_in(&p, "../stack", "env/../stack.toml:1:1", "unknown environment `../stack`");
     assert_eq!(environments(p.path()), ["dev", "prod"]);
 }
 
@@ -499,37 +344,17 @@ fn missing_overlay_names_the_environments() {
 fn region_is_required() {
     let p = Plans::new(&[("a.toml", "[stack]\nname = \"t\"\n"), ("env/dev.toml", "")]);
     fails_in(&p, "dev", "a.toml:1:1", "missing variable `region`");
-    let p = Plans::new(&[
-        ("a.toml", "[stack]\nname = \"t\"\n[variables]\nregion = 1\n"),
-        ("env/dev.toml", ""),
-    ]);
-    fails_in(
-        &p,
-        "dev",
-        "a.toml:4:10",
-        "variable `region` must be a non-empty string",
-    );
+    let p = Plans::new(&[("a.toml", "[stack]\nname = \"t\"\n[variables]\nregion = 1\n"), ("env/dev.toml", "")]);
+    fails_in(&p, "dev", "a.toml:4:10", "variable `region` must be a non-empty string");
 }
 
 #[test]
 fn stack_must_be_defined_exactly_once() {
-    let p = Plans::new(&[
-        ("a.toml", "[variables]\nregion = \"r\"\n"),
-        ("env/dev.toml", ""),
-    ]);
+    let p = Plans::new(&[("a.toml", "[variables]\nregion = \"r\"\n"), ("env/dev.toml", "")]);
     fails_in(&p, "dev", "a.toml:1:1", "no plan file defines the stack");
-    let p = Plans::new(&[
-        ("a.toml", BASE),
-        ("b.toml", "\n[stack]\nname = \"u\"\n"),
-        ("env/dev.toml", ""),
-    ]);
+    let p = Plans::new(&[("a.toml", BASE), ("b.toml", "\n[stack]\nname = \"u\"\n"), ("env/dev.toml", "")]);
     let first = p.file("a.toml:1:1");
-    fails_in(
-        &p,
-        "dev",
-        "b.toml:2:1",
-        &format!("[stack] is already defined at {}", first.display()),
-    );
+    fails_in(&p, "dev", "b.toml:2:1", &format!("[stack] is already defined at {}", first.display()));
     let p = Plans::new(&[("a.toml", "[stack]\nnam = \"t\"\n"), ("env/dev.toml", "")]);
     fails_in(
         &p,
@@ -542,28 +367,17 @@ fn stack_must_be_defined_exactly_once() {
 #[test]
 fn default_tags_must_be_a_table() {
     let p = Plans::new(&[
-        (
-            "a.toml",
-            "[stack]\nname = \"t\"\ndefault_tags = \"x\"\n[variables]\nregion = \"r\"\n",
-        ),
+        ("a.toml", "[stack]\nname = \"t\"\ndefault_tags = \"x\"\n[variables]\nregion = \"r\"\n"),
         ("env/dev.toml", ""),
     ]);
-    fails_in(
-        &p,
-        "dev",
-        "a.toml:3:16",
-        "default_tags must be a table of strings, got a string",
-    );
+    fails_in(&p, "dev", "a.toml:3:16", "default_tags must be a table of strings, got a string");
 }
 
 #[test]
 fn empty_plans_directory() {
     let p = Plans::new(&[("env/dev.toml", "")]);
     let e = load(p.path(), "dev", &registry()).unwrap_err();
-    let want = format!(
-        "{}:1:1: no plan files (*.toml) in the plans directory",
-        p.path().display()
-    );
+    let want = format!("{}:1:1: no plan files (*.toml) in the plans directory", p.path().display());
     assert_eq!(e.to_string(), want);
 }
 
@@ -600,18 +414,13 @@ fn no_panic_on_odd_input() {
         let p = plans(&[("net.toml", src)]);
         match load_dev(&p) {
             Ok(_) => panic!("expected an error for {src:?}"),
-            Err(e) => assert!(
-                e.to_string().starts_with(&p.path().display().to_string()),
-                "{e}"
-            ),
+            Err(e) => assert!(e.to_string().starts_with(&p.path().display().to_string()), "{e}"),
         }
     }
     // Renders with miette without panicking.
     let p = plans(&[("net.toml", odd[0])]);
     let e = load(p.path(), "dev", &registry()).unwrap_err();
     let mut out = String::new();
-    miette::GraphicalReportHandler::new()
-        .render_report(&mut out, &e)
-        .unwrap();
+    miette::GraphicalReportHandler::new().render_report(&mut out, &e).unwrap();
     assert!(out.contains("net.toml"), "{out}");
 }

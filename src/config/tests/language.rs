@@ -14,18 +14,11 @@ fn addr(s: &str) -> Address {
 
 fn get<'s>(stack: &'s Stack, a: &str) -> &'s ResourceDecl {
     let a = addr(a);
-    stack
-        .resources
-        .iter()
-        .find(|r| r.address == a)
-        .unwrap_or_else(|| panic!("no {a}"))
+    stack.resources.iter().find(|r| r.address == a).unwrap_or_else(|| panic!("no {a}"))
 }
 
 fn attr<'s>(stack: &'s Stack, a: &str, name: &str) -> &'s Tmpl {
-    get(stack, a)
-        .attrs
-        .get(name)
-        .unwrap_or_else(|| panic!("{a} has no {name}"))
+    get(stack, a).attrs.get(name).unwrap_or_else(|| panic!("{a} has no {name}"))
 }
 
 fn lit(v: serde_json::Value) -> Tmpl {
@@ -33,18 +26,11 @@ fn lit(v: serde_json::Value) -> Tmpl {
 }
 
 fn r(target: &str, attr: &str) -> Tmpl {
-    Tmpl::Ref {
-        target: addr(target),
-        attr: attr.into(),
-    }
+    Tmpl::Ref { target: addr(target), attr: attr.into() }
 }
 
 fn addresses(stack: &Stack) -> Vec<String> {
-    stack
-        .resources
-        .iter()
-        .map(|r| r.address.to_string())
-        .collect()
+    stack.resources.iter().map(|r| r.address.to_string()).collect()
 }
 
 #[test]
@@ -56,24 +42,12 @@ fn overlay_overrides_variables_and_stack_values_are_set() {
         ("env/dev.toml", ""),
     ]);
     let prod = load(p.path(), "prod", &registry()).unwrap();
-    assert_eq!(
-        (prod.name.as_str(), prod.env.as_str(), prod.region.as_str()),
-        ("plat", "prod", "eu-west-1")
-    );
-    assert_eq!(
-        attr(&prod, "ec2_vpc.main", "cidr_block"),
-        &lit(json!("10.9.0.0/16"))
-    );
-    assert_eq!(
-        attr(&prod, "ec2_vpc.main", "tags"),
-        &lit(json!({"Env": "prod", "Stack": "plat"}))
-    );
+    assert_eq!((prod.name.as_str(), prod.env.as_str(), prod.region.as_str()), ("plat", "prod", "eu-west-1"));
+    assert_eq!(attr(&prod, "ec2_vpc.main", "cidr_block"), &lit(json!("10.9.0.0/16")));
+    assert_eq!(attr(&prod, "ec2_vpc.main", "tags"), &lit(json!({"Env": "prod", "Stack": "plat"})));
     let dev = load(p.path(), "dev", &registry()).unwrap();
     assert_eq!(dev.region, "us-east-1");
-    assert_eq!(
-        attr(&dev, "ec2_vpc.main", "cidr_block"),
-        &lit(json!("10.0.0.0/16"))
-    );
+    assert_eq!(attr(&dev, "ec2_vpc.main", "cidr_block"), &lit(json!("10.0.0.0/16")));
 }
 
 #[test]
@@ -82,10 +56,7 @@ fn locals_refer_to_variables_and_each_other_in_any_order() {
         "net.toml",
         "[locals]\ncidr = \"${local.base}/16\"\nbase = \"${var.net}.0.0\"\n[variables]\nnet = \"10.1\"\n\n[resource.ec2_vpc.main]\ncidr_block = \"${local.cidr}\"\n",
     )]);
-    assert_eq!(
-        attr(&s, "ec2_vpc.main", "cidr_block"),
-        &lit(json!("10.1.0.0/16"))
-    );
+    assert_eq!(attr(&s, "ec2_vpc.main", "cidr_block"), &lit(json!("10.1.0.0/16")));
 }
 
 #[test]
@@ -94,14 +65,8 @@ fn for_each_over_a_list() {
         "net.toml",
         "[resource.ec2_route_table.rt]\nfor_each = [\"b\", \"a\"]\nvpc_id = \"vpc-${each.key}-${each.value}\"\n",
     )]);
-    assert_eq!(
-        addresses(&s),
-        ["ec2_route_table.rt[\"a\"]", "ec2_route_table.rt[\"b\"]"]
-    );
-    assert_eq!(
-        attr(&s, "ec2_route_table.rt[\"b\"]", "vpc_id"),
-        &lit(json!("vpc-b-b"))
-    );
+    assert_eq!(addresses(&s), ["ec2_route_table.rt[\"a\"]", "ec2_route_table.rt[\"b\"]"]);
+    assert_eq!(attr(&s, "ec2_route_table.rt[\"b\"]", "vpc_id"), &lit(json!("vpc-b-b")));
 }
 
 #[test]
@@ -111,13 +76,7 @@ fn for_each_over_a_map() {
         "[variables]\nsubnets = { \"us-east-1b\" = \"10.0.2.0/24\", \"us-east-1a\" = \"10.0.1.0/24\" }\n\n\
          [resource.ec2_subnet.public]\nfor_each = \"${var.subnets}\"\nvpc_id = \"v\"\navailability_zone = \"${each.key}\"\ncidr_block = \"${each.value}\"\n",
     )]);
-    assert_eq!(
-        addresses(&s),
-        [
-            "ec2_subnet.public[\"us-east-1a\"]",
-            "ec2_subnet.public[\"us-east-1b\"]"
-        ]
-    );
+    assert_eq!(addresses(&s), ["ec2_subnet.public[\"us-east-1a\"]", "ec2_subnet.public[\"us-east-1b\"]"]);
     let b = get(&s, "ec2_subnet.public[\"us-east-1b\"]");
     assert_eq!(b.attrs["availability_zone"], lit(json!("us-east-1b")));
     assert_eq!(b.attrs["cidr_block"], lit(json!("10.0.2.0/24")));
@@ -133,30 +92,15 @@ fn interpolation_keeps_references_and_whole_expressions_keep_their_type() {
          [resource.ec2_security_group_rule.r]\nsecurity_group_id = \"${ec2_security_group.sg.id}\"\ntype = \"ingress\"\n\
          protocol = \"tcp\"\nfrom_port = \"${var.port}\"\ndescription = \"port ${var.port} ok=${var.on} $${literal}\"\n",
     )]);
-    assert_eq!(
-        attr(&s, "ec2_vpc.main", "enable_dns_support"),
-        &lit(json!(true))
-    );
+    assert_eq!(attr(&s, "ec2_vpc.main", "enable_dns_support"), &lit(json!(true)));
     assert_eq!(
         attr(&s, "ec2_security_group.sg", "name"),
         &Tmpl::Concat(vec![lit(json!("sg-for-")), r("ec2_vpc.main", "id")])
     );
-    assert_eq!(
-        attr(&s, "ec2_security_group.sg", "vpc_id"),
-        &r("ec2_vpc.main", "id")
-    );
-    assert_eq!(
-        attr(&s, "ec2_security_group_rule.r", "from_port"),
-        &lit(json!(443))
-    );
-    assert_eq!(
-        attr(&s, "ec2_security_group_rule.r", "description"),
-        &lit(json!("port 443 ok=true ${literal}"))
-    );
-    assert_eq!(
-        get(&s, "ec2_security_group_rule.r").dependencies(),
-        [addr("ec2_security_group.sg")]
-    );
+    assert_eq!(attr(&s, "ec2_security_group.sg", "vpc_id"), &r("ec2_vpc.main", "id"));
+    assert_eq!(attr(&s, "ec2_security_group_rule.r", "from_port"), &lit(json!(443)));
+    assert_eq!(attr(&s, "ec2_security_group_rule.r", "description"), &lit(json!("port 443 ok=true ${literal}")));
+    assert_eq!(get(&s, "ec2_security_group_rule.r").dependencies(), [addr("ec2_security_group.sg")]);
 }
 
 #[test]
@@ -167,10 +111,7 @@ fn keyed_and_splat_references() {
          [resource.ec2_route.r]\nfor_each = [\"a\", \"b\"]\nroute_table_id = \"${ec2_route_table.rt[each.key].id}\"\ndestination_cidr_block = \"0.0.0.0/0\"\n\n\
          [resource.ec2_vpc.v]\ncidr_block = \"c\"\ntags = { All = \"${ec2_route_table.rt['a'].id}\" }\n",
     )]);
-    assert_eq!(
-        attr(&s, "ec2_route.r[\"b\"]", "route_table_id"),
-        &r("ec2_route_table.rt[\"b\"]", "id")
-    );
+    assert_eq!(attr(&s, "ec2_route.r[\"b\"]", "route_table_id"), &r("ec2_route_table.rt[\"b\"]", "id"));
     assert_eq!(
         attr(&s, "ec2_vpc.v", "tags"),
         &Tmpl::Map([("All".to_string(), r("ec2_route_table.rt[\"a\"]", "id"))].into())
@@ -203,13 +144,7 @@ fn splat_produces_a_list_of_references() {
     let plan = read_plans(p.path(), "dev", &reg, &mut src).unwrap();
     let mut ev = Evaluator::new(&src, &reg, &plan, "dev");
     let ids = ev.local("ids", plan.locals[0].key_span).unwrap();
-    assert_eq!(
-        ids,
-        Tmpl::List(vec![
-            r("ec2_route_table.rt[\"a\"]", "id"),
-            r("ec2_route_table.rt[\"b\"]", "id")
-        ])
-    );
+    assert_eq!(ids, Tmpl::List(vec![r("ec2_route_table.rt[\"a\"]", "id"), r("ec2_route_table.rt[\"b\"]", "id")]));
 }
 
 #[test]
@@ -223,19 +158,10 @@ fn conditionals_choose_a_branch_and_may_yield_references() {
          nat_gateway_id = \"${ec2_nat_gateway.nat[var.mode == 'single' ? 'a' : each.key].id}\"\n\
          gateway_id = \"${var.mode == 'single' ? ec2_nat_gateway.nat['a'].id : ec2_nat_gateway.nat[each.key].id}\"\n",
     )]);
-    assert_eq!(
-        attr(&s, "ec2_route.r[\"b\"]", "route_table_id"),
-        &lit(json!("rt-b"))
-    );
-    assert_eq!(
-        attr(&s, "ec2_route.r[\"b\"]", "nat_gateway_id"),
-        &r("ec2_nat_gateway.nat[\"a\"]", "id")
-    );
+    assert_eq!(attr(&s, "ec2_route.r[\"b\"]", "route_table_id"), &lit(json!("rt-b")));
+    assert_eq!(attr(&s, "ec2_route.r[\"b\"]", "nat_gateway_id"), &r("ec2_nat_gateway.nat[\"a\"]", "id"));
     // The untaken branch names the missing instance nat["b"]: it is not evaluated.
-    assert_eq!(
-        attr(&s, "ec2_route.r[\"b\"]", "gateway_id"),
-        &r("ec2_nat_gateway.nat[\"a\"]", "id")
-    );
+    assert_eq!(attr(&s, "ec2_route.r[\"b\"]", "gateway_id"), &r("ec2_nat_gateway.nat[\"a\"]", "id"));
 }
 
 #[test]
@@ -249,14 +175,8 @@ fn functions() {
          tags = \"${merge(var.extra, zipmap(keys(local.by_az), values(local.by_az)), zipmap(concat(['n'], []), [format('%s', length('abc'))]))}\"\n",
     )]);
     assert_eq!(attr(&s, "ec2_vpc.main", "cidr_block"), &lit(json!("2/16")));
-    assert_eq!(
-        attr(&s, "ec2_vpc.main", "instance_tenancy"),
-        &lit(json!("default"))
-    );
-    assert_eq!(
-        attr(&s, "ec2_vpc.main", "tags"),
-        &lit(json!({"X": "x", "a": "1", "b": "2", "n": "3"}))
-    );
+    assert_eq!(attr(&s, "ec2_vpc.main", "instance_tenancy"), &lit(json!("default")));
+    assert_eq!(attr(&s, "ec2_vpc.main", "tags"), &lit(json!({"X": "x", "a": "1", "b": "2", "n": "3"})));
 }
 
 #[test]
@@ -286,10 +206,7 @@ fn default_tags_merge_into_resources_with_tags() {
             .into()
         )
     );
-    assert_eq!(
-        attr(&s, "ec2_internet_gateway.gw", "tags"),
-        &lit(json!({"Env": "dev", "Team": "core"}))
-    );
+    assert_eq!(attr(&s, "ec2_internet_gateway.gw", "tags"), &lit(json!({"Env": "dev", "Team": "core"})));
     // ec2_route has no tags attribute.
     assert!(!get(&s, "ec2_route.r").attrs.contains_key("tags"));
 }
@@ -306,19 +223,11 @@ fn depends_on_expands_repeated_resources() {
     let gw = get(&s, "ec2_internet_gateway.gw[\"a\"]");
     assert_eq!(
         gw.depends_on,
-        [
-            addr("ec2_route_table.rt[\"a\"]"),
-            addr("ec2_route_table.rt[\"b\"]"),
-            addr("ec2_vpc.main"),
-        ]
+        [addr("ec2_route_table.rt[\"a\"]"), addr("ec2_route_table.rt[\"b\"]"), addr("ec2_vpc.main"),]
     );
     assert_eq!(
         gw.dependencies(),
-        [
-            addr("ec2_route_table.rt[\"a\"]"),
-            addr("ec2_route_table.rt[\"b\"]"),
-            addr("ec2_vpc.main")
-        ]
+        [addr("ec2_route_table.rt[\"a\"]"), addr("ec2_route_table.rt[\"b\"]"), addr("ec2_vpc.main")]
     );
 }
 
@@ -334,22 +243,11 @@ fn order_is_files_then_declarations_and_locations_point_at_headers() {
     ]);
     assert_eq!(
         addresses(&s),
-        [
-            "ec2_route_table.rt",
-            "ec2_vpc.one",
-            "ec2_internet_gateway.gw",
-            "ec2_vpc.two",
-            "ec2_vpc.three"
-        ]
+        ["ec2_route_table.rt", "ec2_vpc.one", "ec2_internet_gateway.gw", "ec2_vpc.two", "ec2_vpc.three"]
     );
     let loc = |a: &str| {
         let l = &get(&s, a).loc;
-        format!(
-            "{}:{}:{}",
-            l.file.file_name().unwrap().to_string_lossy(),
-            l.line,
-            l.col
-        )
+        format!("{}:{}:{}", l.file.file_name().unwrap().to_string_lossy(), l.line, l.col)
     };
     assert_eq!(loc("ec2_route_table.rt"), "a.toml:3:3");
     assert_eq!(loc("ec2_internet_gateway.gw"), "b.toml:4:1");

@@ -46,12 +46,6 @@ fn fails_in(p: &Plans, env: &str, loc: &str, message: &str) {
     };
     let text = e.to_string();
     let want = format!("{}: ", p.file(loc).display());
-    assert!(
-        text.starts_with(&want),
-        "error at the wrong place:\n  got:  {text}\n  want: {want}…"
-    );
-    assert!(
-        text.contains(message),
-        "unexpected message:\n  got:  {text}\n  want: …{message}…"
-    );
+    assert!(text.starts_with(&want), "error at the wrong place:\n  got:  {text}\n  want: {want}…");
+    assert!(text.contains(message), "unexpected message:\n  got:  {text}\n  want: …{message}…");
 }

@@ -14,17 +14,11 @@ fn stack(env: &str) -> Stack {
 }
 
 fn of_kind<'s>(s: &'s Stack, kind: &str, name: &str) -> Vec<&'s crate::config::ResourceDecl> {
-    s.resources
-        .iter()
-        .filter(|r| r.address.kind == kind && r.address.name == name)
-        .collect()
+    s.resources.iter().filter(|r| r.address.kind == kind && r.address.name == name).collect()
 }
 
 fn count(s: &Stack, kind: &str) -> usize {
-    s.resources
-        .iter()
-        .filter(|r| r.address.kind == kind)
-        .count()
+    s.resources.iter().filter(|r| r.address.kind == kind).count()
 }
 
 fn addresses(s: &Stack) -> BTreeSet<Address> {
@@ -39,10 +33,7 @@ fn environments_are_dev_prod_stage() {
 #[test]
 fn dev_has_three_azs_and_one_nat() {
     let s = stack("dev");
-    assert_eq!(
-        (s.name.as_str(), s.env.as_str(), s.region.as_str()),
-        ("platform", "dev", "us-east-1")
-    );
+    assert_eq!((s.name.as_str(), s.env.as_str(), s.region.as_str()), ("platform", "dev", "us-east-1"));
     assert_eq!(count(&s, "ec2_subnet"), 9);
     assert_eq!(count(&s, "ec2_nat_gateway"), 1);
     assert_eq!(count(&s, "ec2_elastic_ip"), 1);
@@ -58,9 +49,7 @@ fn prod_has_a_nat_per_az() {
     assert_eq!(count(&s, "ec2_nat_gateway"), 3);
     // Each AZ's private route goes through the NAT gateway in the same AZ.
     for route in of_kind(&s, "ec2_route", "private_nat") {
-        let Some(Tmpl::Ref { target, .. }) = route.attrs.get("nat_gateway_id") else {
-            panic!("{}", route.address)
-        };
+        let Some(Tmpl::Ref { target, .. }) = route.attrs.get("nat_gateway_id") else { panic!("{}", route.address) };
         assert_eq!(target.key, route.address.key);
     }
 }
@@ -79,11 +68,7 @@ fn every_reference_and_dependency_exists() {
         let all = addresses(&s);
         for r in &s.resources {
             for dep in r.dependencies() {
-                assert!(
-                    all.contains(&dep),
-                    "{env}: {} depends on missing {dep}",
-                    r.address
-                );
+                assert!(all.contains(&dep), "{env}: {} depends on missing {dep}", r.address);
             }
         }
         // Every private route targets an existing NAT gateway instance.
@@ -91,12 +76,7 @@ fn every_reference_and_dependency_exists() {
             let refs = route.attrs["nat_gateway_id"].refs();
             assert_eq!(refs.len(), 1);
             assert_eq!(refs[0].0.kind, "ec2_nat_gateway");
-            assert!(
-                all.contains(refs[0].0),
-                "{env}: {} → {}",
-                route.address,
-                refs[0].0
-            );
+            assert!(all.contains(refs[0].0), "{env}: {} → {}", route.address, refs[0].0);
         }
     }
 }
@@ -106,51 +86,25 @@ fn everything_taggable_is_tagged_with_a_name_and_the_defaults() {
     let s = stack("dev");
     let schemas = registry();
     for r in &s.resources {
-        if schemas
-            .schema(&r.address.kind)
-            .and_then(|sc| sc.get("tags"))
-            .is_none()
-        {
+        if schemas.schema(&r.address.kind).and_then(|sc| sc.get("tags")).is_none() {
             continue;
         }
         let tags = match r.attrs.get("tags") {
             Some(Tmpl::Lit(Value::Object(m))) => m.clone(),
             other => panic!("{}: tags {other:?}", r.address),
         };
-        assert_eq!(
-            tags.get("Environment"),
-            Some(&Value::from("dev")),
-            "{}",
-            r.address
-        );
-        assert_eq!(
-            tags.get("ManagedBy"),
-            Some(&Value::from("kprov")),
-            "{}",
-            r.address
-        );
-        assert_eq!(
-            tags.get("Project"),
-            Some(&Value::from("platform")),
-            "{}",
-            r.address
-        );
+        assert_eq!(tags.get("Environment"), Some(&Value::from("dev")), "{}", r.address);
+        assert_eq!(tags.get("ManagedBy"), Some(&Value::from("kprov")), "{}", r.address);
+        assert_eq!(tags.get("Project"), Some(&Value::from("platform")), "{}", r.address);
         let name = tags.get("Name").and_then(Value::as_str).unwrap_or_default();
-        assert!(
-            name.starts_with("platform-dev-"),
-            "{}: Name {name:?}",
-            r.address
-        );
+        assert!(name.starts_with("platform-dev-"), "{}: Name {name:?}", r.address);
     }
 }
 
 #[test]
 fn load_balancer_accepts_only_http_and_https_from_the_allowed_cidrs() {
     let s = stack("dev");
-    let lb = Tmpl::Ref {
-        target: "ec2_security_group.lb".parse().unwrap(),
-        attr: "id".into(),
-    };
+    let lb = Tmpl::Ref { target: "ec2_security_group.lb".parse().unwrap(), attr: "id".into() };
     let ingress: Vec<_> = s
         .resources
         .iter()
@@ -167,11 +121,6 @@ fn load_balancer_accepts_only_http_and_https_from_the_allowed_cidrs() {
         .collect();
     assert_eq!(ports, [80, 443].into());
     for r in ingress {
-        assert_eq!(
-            r.attrs["cidr_ipv4"],
-            Tmpl::Lit(Value::from("0.0.0.0/0")),
-            "{}",
-            r.address
-        );
+        assert_eq!(r.attrs["cidr_ipv4"], Tmpl::Lit(Value::from("0.0.0.0/0")), "{}", r.address);
     }
 }
