@@ -120,9 +120,31 @@ impl ResourceGraph {
         }
     }
 
-    /// Addresses in an order where every dependency comes before its dependents.
+    /// Addresses in an order where every dependency comes before its dependents; among the
+    /// resources that are ready, declaration order first, so plan output follows the files.
     pub fn apply_order(&self) -> Vec<Address> {
-        toposort(&self.graph, None).map(|v| v.into_iter().map(|n| self.graph[n].clone()).collect()).unwrap_or_default()
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut indeg: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|n| self.graph.neighbors_directed(n, petgraph::Direction::Incoming).count())
+            .collect();
+        // Node indices are assigned in declaration order by `from_decls`.
+        let mut ready: BinaryHeap<Reverse<usize>> =
+            self.graph.node_indices().filter(|n| indeg[n.index()] == 0).map(|n| Reverse(n.index())).collect();
+        let mut out = Vec::with_capacity(indeg.len());
+        while let Some(Reverse(i)) = ready.pop() {
+            let n = NodeIndex::new(i);
+            out.push(self.graph[n].clone());
+            for m in self.graph.neighbors(n) {
+                indeg[m.index()] -= 1;
+                if indeg[m.index()] == 0 {
+                    ready.push(Reverse(m.index()));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -151,6 +173,15 @@ mod tests {
             .unwrap();
         let order: Vec<String> = g.apply_order().iter().map(|a| a.to_string()).collect();
         assert_eq!(order, vec!["ec2_vpc.main", "ec2_subnet.a"]);
+        let g = ResourceGraph::from_decls(&[
+            decl("x.c", &[], 1),
+            decl("x.b", &["x.a"], 2),
+            decl("x.a", &[], 3),
+            decl("x.d", &[], 4),
+        ])
+        .unwrap();
+        let order: Vec<String> = g.apply_order().iter().map(|a| a.to_string()).collect();
+        assert_eq!(order, vec!["x.c", "x.a", "x.b", "x.d"], "declaration order among ready resources");
     }
 
     #[test]
