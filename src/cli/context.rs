@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{CliError, Global};
 use crate::config::{self, Stack};
+use crate::engine::{Model, RateLimiter};
 use crate::resource::{Cx, Owner, Registry};
 use crate::state::{Backend, LocalBackend};
 
@@ -12,6 +13,10 @@ pub struct Context {
     pub stack: Stack,
     pub registry: Registry,
     pub backend: Arc<dyn Backend>,
+    /// The AWS model (durations, rate limits) with the user's overrides.
+    pub model: Model,
+    /// Every AWS request of this run goes through it; its statistics feed the run summary.
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl Context {
@@ -19,10 +24,12 @@ impl Context {
     /// region.
     pub async fn load(g: &Global) -> Result<Self, CliError> {
         let stack = load_stack(g)?;
-        let sdk = crate::aws::sdk_config(&stack.region, g.endpoint_url.as_deref()).await;
+        let model = Model::load(g.rate_limits.as_deref())?;
+        let limiter = Arc::new(RateLimiter::from_model(&model));
+        let sdk = crate::aws::sdk_config_limited(&stack.region, g.endpoint_url.as_deref(), limiter.clone()).await;
         let registry = crate::aws::registry(&sdk);
         let backend: Arc<dyn Backend> = Arc::new(LocalBackend::for_env(&g.state_dir, &stack.env));
-        Ok(Context { stack, registry, backend })
+        Ok(Context { stack, registry, backend, model, limiter })
     }
 
     pub fn owner(&self) -> Owner {

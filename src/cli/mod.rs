@@ -35,6 +35,9 @@ pub struct Global {
     /// Send AWS requests here (a local emulator); AWS_ENDPOINT_URL works too
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
+    /// Override the built-in AWS rate limits (a TOML file, see docs/performance.md)
+    #[arg(long, global = true, env = "KPROV_RATE_LIMITS")]
+    pub rate_limits: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args, Clone)]
@@ -93,6 +96,8 @@ pub enum CliError {
     State(#[from] crate::state::StateError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Model(#[from] crate::engine::model::ModelError),
     #[error("{0}")]
     Refused(String),
     #[error("{path}: {message}")]

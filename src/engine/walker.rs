@@ -317,7 +317,7 @@ async fn run_op_inner(
             ))
             .await?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
-            match kind.create(&cx, &spec).await {
+            match cx.scope(kind.create(&cx, &spec)).await {
                 Ok(obs) => {
                     persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
                     let id = obs.id.clone();
@@ -343,7 +343,7 @@ async fn run_op_inner(
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("update without a prior resource"))?;
             let attrs = resolve(shared, c)?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: uuid::Uuid::new_v4().to_string() };
-            let obs = kind.update(&cx, prior, &spec).await?;
+            let obs = cx.scope(kind.update(&cx, prior, &spec)).await?;
             persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
             let id = obs.id.clone();
             if let Ok(mut live) = shared.live.write() {
@@ -353,7 +353,7 @@ async fn run_op_inner(
         }
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;
-            kind.delete(&cx, prior).await?;
+            cx.scope(kind.delete(&cx, prior)).await?;
             persist(StateUpdate::Remove(key)).await?;
             Ok(Some(prior.id.clone()))
         }
