@@ -201,3 +201,24 @@ async fn the_reference_plans_run_on_kinds_that_mimic_the_real_ones() {
     assert!(cloud.resources().is_empty());
     assert_eq!(cloud.calls().iter().filter(|c| c.throttled).count(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn parallelism_bounds_the_calls_in_flight() {
+    let cloud = SimCloud::new();
+    // Every call takes 1 s (holding its slot); creating takes no further time.
+    cloud.set_call_latency(Duration::from_secs(1));
+    let reg = SimKind::registry(&cloud, &[("sim_net", 0, 0)]);
+    let decls = (0..20).map(|i| decl(&format!("sim_net.n{i}"), &[])).collect();
+    let (_d, b) = backend();
+    let t0 = tokio::time::Instant::now();
+    let (report, events) = run(&stack(decls), &reg, b.clone(), 4, false).await;
+    assert!(report.ok());
+    assert_eq!(t0.elapsed(), Duration::from_secs(5), "20 calls, 4 at a time, 1 s each");
+    let mut per_second = std::collections::BTreeMap::new();
+    for c in cloud.calls() {
+        *per_second.entry(c.at as u64).or_insert(0) += 1;
+    }
+    assert!(per_second.values().all(|n| *n == 4), "{per_second:?}");
+    let started = events.iter().filter(|e| matches!(e, kprov::engine::Event::Started { .. })).count();
+    assert_eq!(started, 20);
+}

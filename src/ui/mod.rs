@@ -11,7 +11,7 @@
 
 pub mod summary;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -91,10 +91,20 @@ async fn bars(mut rx: UnboundedReceiver<Event>) {
     let line_style = ProgressStyle::with_template("  {spinner} {prefix} {msg} [{elapsed}]")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     let mut lines: HashMap<String, ProgressBar> = HashMap::new();
+    let mut hidden: HashSet<String> = HashSet::new();
+    // One line per in-flight resource, up to what fits on a usual terminal above the overall
+    // bar (500 rules queued for a rate limit would otherwise scroll the screen away).
+    let max_lines = 20;
     while let Some(e) = rx.recv().await {
         match &e {
             Event::Begin { total } => overall.set_length(*total as u64),
             Event::Started { address, op } => {
+                if lines.len() >= max_lines {
+                    // A terminal shows only so much: the rest is counted on the overall bar.
+                    hidden.insert(address.to_string());
+                    overall.set_message(format!("{} more in flight", hidden.len()));
+                    continue;
+                }
                 let pb = multi.insert_before(&overall, ProgressBar::new_spinner());
                 pb.set_style(line_style.clone());
                 pb.set_prefix(address.to_string());
@@ -116,6 +126,9 @@ async fn bars(mut rx: UnboundedReceiver<Event>) {
                 if let Some(pb) = lines.remove(&address.to_string()) {
                     pb.finish_and_clear();
                 }
+                if hidden.remove(&address.to_string()) {
+                    overall.set_message(if hidden.is_empty() { String::new() } else { format!("{} more in flight", hidden.len()) });
+                }
                 overall.inc(1);
                 if let Some(l) = plain_line(&e) {
                     let _ = multi.println(l);
@@ -127,7 +140,7 @@ async fn bars(mut rx: UnboundedReceiver<Event>) {
                     let _ = multi.println(l);
                 }
             }
-            Event::StateSaved { serial } => overall.set_message(format!("state serial {serial}")),
+            Event::StateSaved { .. } => {}
             Event::End => break,
         }
     }
