@@ -5,7 +5,7 @@
 //! ```text
 //! cargo bench --bench engine                      # everything (the scale runs in child processes)
 //! cargo bench --bench engine -- prod              # reference prod plan vs its critical path
-//! cargo bench --bench engine -- scale --resources 10000
+//! cargo bench --bench engine -- scale --resources 10000 [--plan-only]
 //! cargo bench --bench engine -- throttled --rules 500
 //! ```
 //!
@@ -168,7 +168,11 @@ fn secs(d: Duration) -> String {
 
 fn prod(plans: &Path, env: &str, latency: Duration) {
     let model = Model::builtin();
-    println!("## Reference plan: {} env `{env}` (simulated; API latency {} ms)\n", plans.display(), latency.as_millis());
+    println!(
+        "## Reference plan: {} env `{env}` (simulated; API latency {} ms)\n",
+        plans.display(),
+        latency.as_millis()
+    );
     println!("| run | parallelism | resources | wall (simulated) | critical path | wall / critical path | API calls | throttled |");
     println!("|---|---|---|---|---|---|---|---|");
     let apply_path = std::sync::Mutex::new(String::new());
@@ -236,7 +240,7 @@ fn write_synthetic(dir: &Path, n: usize) -> PathBuf {
     plans
 }
 
-fn scale(n: usize) {
+fn scale(n: usize, plan_only: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let plans = write_synthetic(dir.path(), n);
     let rt = paused_runtime();
@@ -244,7 +248,8 @@ fn scale(n: usize) {
     let reg = SimKind::registry(&cloud, &[("sim_net", 0, 0), ("sim_sub", 0, 0), ("sim_leaf", 0, 0)]);
     let mut phases = Vec::new();
 
-    let (stack, p) = measure("load (parse, overlay, expand, validate)", || config::load(&plans, "bench", &reg).expect("load"));
+    let (stack, p) =
+        measure("load (parse, overlay, expand, validate)", || config::load(&plans, "bench", &reg).expect("load"));
     phases.push(p);
     let (graph, p) = measure("build the graph", || kprov::graph::ResourceGraph::build(&stack).expect("graph"));
     phases.push(p);
@@ -260,7 +265,17 @@ fn scale(n: usize) {
     phases.push(p);
     let plan_cpu: Duration = phases.iter().map(|p| p.cpu).sum();
     let plan_peak = phases.iter().map(|p| p.peak_heap).fold(0.0, f64::max);
+    let plan_rss = vm_hwm_mib();
     drop(text);
+    if plan_only {
+        println!(
+            "{n} resources: plan (load + graph + diff + render) {:.3} s CPU, peak heap {:.1} MiB, process peak RSS {:.1} MiB",
+            plan_cpu.as_secs_f64(),
+            plan_peak,
+            plan_rss
+        );
+        return;
+    }
 
     // The engine alone (state kept in memory), then with the local state file as in production.
     let apply = |backend: Arc<dyn Backend>| {
@@ -310,9 +325,10 @@ fn scale(n: usize) {
     }
     let per = |p: &Phase| p.cpu.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "\nplan (load + graph + diff + render): {:.3} s CPU, peak heap {:.1} MiB. Engine overhead per resource: {:.0} µs CPU alone, {:.0} µs CPU with the local state file ({} writes of the whole state). Process peak RSS (VmHWM) {:.1} MiB.\n",
+        "\nPlan (load + graph + diff + render): {:.3} s CPU, peak heap {:.1} MiB, process peak RSS {:.1} MiB by then. Engine overhead per resource: {:.0} µs CPU alone, {:.0} µs CPU with the local state file ({} writes of the whole state). Process peak RSS at the end (VmHWM) {:.1} MiB.\n",
         plan_cpu.as_secs_f64(),
         plan_peak,
+        plan_rss,
         per(&phases[4]),
         per(&phases[5]),
         state_serial,
@@ -395,7 +411,7 @@ fn main() {
     let plans: PathBuf = arg(&args, "--plans", default_plans);
     match what {
         "prod" => prod(&plans, &arg(&args, "--env", "prod".to_string()), latency),
-        "scale" => scale(arg(&args, "--resources", 10_000)),
+        "scale" => scale(arg(&args, "--resources", 10_000), args.iter().any(|a| a == "--plan-only")),
         "throttled" => throttled(arg(&args, "--rules", 500), latency),
         "all" => {
             print_machine();
@@ -422,12 +438,18 @@ fn main() {
 fn print_machine() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string())))
         .unwrap_or_default();
-    println!("# kprov engine benchmark\n\nmachine: {cpu}, {cores} cores, {mem} RAM; profile: {}\n", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "# kprov engine benchmark\n\nmachine: {cpu}, {cores} cores, {mem} RAM; profile: {}\n",
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
 }

@@ -149,7 +149,8 @@ async fn owned(region: &str) -> (BTreeMap<String, Vec<String>>, BTreeMap<String,
         }
     }
     let groups = ec2.describe_security_groups().set_filters(Some(ours())).send().await.unwrap();
-    let group_ids: Vec<String> = groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+    let group_ids: Vec<String> =
+        groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
     for g in groups.security_groups() {
         add("ec2_security_group", g.tags());
     }
@@ -199,7 +200,8 @@ async fn sigkill_at_random_moments_then_apply_again_gives_exactly_the_plan() {
     let dir = plans_in(CRASH_REGION);
     let planned = planned(dir.path());
     let rounds: usize = std::env::var("KPROV_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let seed: u64 = std::env::var("KPROV_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    let seed: u64 =
+        std::env::var("KPROV_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     println!("crash seed {seed} (KPROV_CRASH_SEED={seed} reproduces the kill times)");
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut killed_mid_run = 0;
@@ -207,7 +209,8 @@ async fn sigkill_at_random_moments_then_apply_again_gives_exactly_the_plan() {
         let state_before = std::fs::read(dir.path().join("state/dev.json")).ok();
         // With 50 ms per request and 4 in flight, an apply of this plan takes about 2 s.
         let after = Duration::from_millis(rng.u64(100..2200));
-        let mut child = spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "4"], 50);
+        let mut child =
+            spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "4"], 50);
         std::thread::sleep(after);
         let still_running = child.try_wait().expect("try_wait").is_none();
         if still_running {
@@ -253,7 +256,8 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     assert!(err.contains("Run `kprov apply` again to continue"), "{err}");
     // The state is written and holds what was done, not everything.
     let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("state/dev.json")).expect("state written")).expect("valid");
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/dev.json")).expect("state written"))
+            .expect("valid");
     let recorded = state["resources"].as_object().expect("resources").len();
     assert!(recorded >= 5 && recorded < total, "{recorded} of {total} recorded");
     let (found, _) = owned(INTERRUPT_REGION).await;
@@ -266,7 +270,8 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
 
     // A second SIGINT exits at once, even with work in flight: every request takes 5 s here,
     // so after one SIGINT the destroy would still be finishing its in-flight call.
-    let mut child = spawn(dir.path(), &["destroy", "--auto-approve", "--progress", "plain", "--parallelism", "1"], 5000);
+    let mut child =
+        spawn(dir.path(), &["destroy", "--auto-approve", "--progress", "plain", "--parallelism", "1"], 5000);
     let start = Instant::now();
     while !stderr_of(dir.path()).contains(": deleting...") {
         assert!(start.elapsed() < Duration::from_secs(60), "destroy made no progress:\n{}", stderr_of(dir.path()));

@@ -116,7 +116,8 @@ async fn killed_at_any_step_of_an_apply_the_next_run_ends_with_exactly_the_plan(
         // How many steps does an uninterrupted apply take?
         let cloud = SimCloud::new();
         let (_d, disk) = backend();
-        let (steps, died) = run_until_killed(&network(), &kinds(&cloud), &cloud, &disk, usize::MAX, parallelism, false).await;
+        let (steps, died) =
+            run_until_killed(&network(), &kinds(&cloud), &cloud, &disk, usize::MAX, parallelism, false).await;
         assert!(!died && steps >= 20, "{steps} steps");
         for die_at in 1..=steps {
             let cloud = SimCloud::new();

@@ -301,7 +301,10 @@ mod tests {
     fn ec2_actions_land_in_their_buckets() {
         let ec2 = |body: &str| classify_with("ec2", "POST", "http://127.0.0.1:5000/", &[], body);
         let c = ec2("Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-1");
-        assert_eq!((c.service.as_str(), c.class.as_str(), c.action.as_str()), ("ec2", "resource_intensive", "AuthorizeSecurityGroupIngress"));
+        assert_eq!(
+            (c.service.as_str(), c.class.as_str(), c.action.as_str()),
+            ("ec2", "resource_intensive", "AuthorizeSecurityGroupIngress")
+        );
         assert_eq!(ec2("Action=CreateNatGateway&SubnetId=s").class, "nat_gateway");
         assert_eq!(ec2("Action=CreateTags&ResourceId.1=vpc-1").class, "tags");
         assert_eq!(ec2("Action=CreateVpc&CidrBlock=10.0.0.0%2F16").class, "mutating");
@@ -311,16 +314,38 @@ mod tests {
 
     #[test]
     fn json_rest_and_route53_requests_are_classified() {
-        let kms = classify_with("kms", "POST", "https://kms.eu-west-1.amazonaws.com/", &[("x-amz-target", "TrentService.CreateKey")], "{}");
+        let kms = classify_with(
+            "kms",
+            "POST",
+            "https://kms.eu-west-1.amazonaws.com/",
+            &[("x-amz-target", "TrentService.CreateKey")],
+            "{}",
+        );
         assert_eq!((kms.service.as_str(), kms.class.as_str(), kms.action.as_str()), ("kms", "mutating", "CreateKey"));
-        let logs = classify_with("logs", "POST", "http://127.0.0.1:5000/", &[("x-amz-target", "Logs_20140328.DescribeLogGroups")], "{}");
+        let logs = classify_with(
+            "logs",
+            "POST",
+            "http://127.0.0.1:5000/",
+            &[("x-amz-target", "Logs_20140328.DescribeLogGroups")],
+            "{}",
+        );
         assert_eq!(logs.class, "non_mutating");
         let eks = classify_with("eks", "GET", "http://127.0.0.1:5000/clusters/main?x=1", &[], "");
-        assert_eq!((eks.service.as_str(), eks.class.as_str(), eks.action.as_str()), ("eks", "non_mutating", "GET /clusters/main"));
-        let change = classify_with("route53", "POST", "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset/", &[], "<xml/>");
+        assert_eq!(
+            (eks.service.as_str(), eks.class.as_str(), eks.action.as_str()),
+            ("eks", "non_mutating", "GET /clusters/main")
+        );
+        let change = classify_with(
+            "route53",
+            "POST",
+            "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset/",
+            &[],
+            "<xml/>",
+        );
         assert_eq!(change.class, "account");
         assert_eq!(change.serialize.as_deref(), Some("route53:zone:Z123"));
-        let list = classify_with("route53", "GET", "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset", &[], "");
+        let list =
+            classify_with("route53", "GET", "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset", &[], "");
         assert_eq!(list.serialize, None);
         let iam = classify_with("iam", "POST", "http://127.0.0.1:5000/", &[], "Action=GetRole&RoleName=x");
         assert_eq!((iam.service.as_str(), iam.class.as_str()), ("iam", "non_mutating"));
@@ -333,7 +358,10 @@ mod tests {
     fn error_codes_are_found_in_xml_and_json_bodies() {
         let xml = b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
         assert_eq!(error_code(xml).as_deref(), Some("RequestLimitExceeded"));
-        assert_eq!(error_code(br#"{"__type":"com.amazonaws.kms#ThrottlingException","message":"x"}"#).as_deref(), Some("ThrottlingException"));
+        assert_eq!(
+            error_code(br#"{"__type":"com.amazonaws.kms#ThrottlingException","message":"x"}"#).as_deref(),
+            Some("ThrottlingException")
+        );
         assert_eq!(error_code(br#"{"code":"TooManyRequestsException"}"#).as_deref(), Some("TooManyRequestsException"));
         assert_eq!(error_code(b"<html>500</html>"), None);
     }

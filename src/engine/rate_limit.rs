@@ -369,7 +369,9 @@ mod tests {
         assert_eq!(lim.stats()["ec2"].calls, 3 + 4);
         // A non-throttling error is not retried.
         let before = lim.stats()["ec2"].calls;
-        let _ = lim.call(&call, |r: &Result<(), &str>| r == &Err("Throttling"), |_| async { Err("InvalidParameter") }).await;
+        let _ = lim
+            .call(&call, |r: &Result<(), &str>| r == &Err("Throttling"), |_| async { Err("InvalidParameter") })
+            .await;
         assert_eq!(lim.stats()["ec2"].calls, before + 1);
     }
 
@@ -383,12 +385,16 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let zone = if i % 2 == 0 { "Z1" } else { "Z2" };
                 let call = ApiCall::new("route53", "account", "ChangeResourceRecordSets").serialized(zone);
-                lim.call(&call, |_: &()| false, |_| async {
-                    let n = inside.fetch_add(1, Ordering::SeqCst);
-                    assert!(n < 2, "at most one change per zone in flight (two zones)");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    inside.fetch_sub(1, Ordering::SeqCst);
-                })
+                lim.call(
+                    &call,
+                    |_: &()| false,
+                    |_| async {
+                        let n = inside.fetch_add(1, Ordering::SeqCst);
+                        assert!(n < 2, "at most one change per zone in flight (two zones)");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    },
+                )
                 .await;
             }));
         }

@@ -105,10 +105,12 @@ async fn bars(mut rx: UnboundedReceiver<Event>) {
                     overall.set_message(format!("{} more in flight", hidden.len()));
                     continue;
                 }
-                let pb = multi.insert_before(&overall, ProgressBar::new_spinner());
-                pb.set_style(line_style.clone());
-                pb.set_prefix(address.to_string());
-                pb.set_message(format!("{} (calling AWS)", op.verb()));
+                // Styled and labelled before it is added, so its first frame is complete.
+                let pb = ProgressBar::new_spinner()
+                    .with_style(line_style.clone())
+                    .with_prefix(address.to_string())
+                    .with_message(format!("{} (calling AWS)", op.verb()));
+                let pb = multi.insert_before(&overall, pb);
                 pb.enable_steady_tick(Duration::from_millis(120));
                 lines.insert(address.to_string(), pb);
             }
@@ -127,7 +129,11 @@ async fn bars(mut rx: UnboundedReceiver<Event>) {
                     pb.finish_and_clear();
                 }
                 if hidden.remove(&address.to_string()) {
-                    overall.set_message(if hidden.is_empty() { String::new() } else { format!("{} more in flight", hidden.len()) });
+                    overall.set_message(if hidden.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} more in flight", hidden.len())
+                    });
                 }
                 overall.inc(1);
                 if let Some(l) = plain_line(&e) {
@@ -158,16 +164,29 @@ mod tests {
 
     #[test]
     fn plain_lines_name_the_resource_and_the_phase() {
-        let w = Event::Waiting { address: addr(), op: OpKind::Create, what: "NAT gateway nat-1 to become available".into() };
-        assert_eq!(plain_line(&w).as_deref(), Some("ec2_nat_gateway.main[\"a\"]: waiting for NAT gateway nat-1 to become available"));
-        let d = Event::Done { address: addr(), op: OpKind::Create, id: Some("nat-1".into()), elapsed: Duration::from_millis(105_000) };
+        let w = Event::Waiting {
+            address: addr(),
+            op: OpKind::Create,
+            what: "NAT gateway nat-1 to become available".into(),
+        };
+        assert_eq!(
+            plain_line(&w).as_deref(),
+            Some("ec2_nat_gateway.main[\"a\"]: waiting for NAT gateway nat-1 to become available")
+        );
+        let d = Event::Done {
+            address: addr(),
+            op: OpKind::Create,
+            id: Some("nat-1".into()),
+            elapsed: Duration::from_millis(105_000),
+        };
         assert_eq!(plain_line(&d).as_deref(), Some("ec2_nat_gateway.main[\"a\"]: created (nat-1) [105.0s]"));
         assert_eq!(plain_line(&Event::StateSaved { serial: 3 }), None);
     }
 
     #[test]
     fn json_lines_carry_the_event_and_the_time() {
-        let line = json_line(&Event::Started { address: addr(), op: OpKind::Create }, Duration::from_millis(1500)).expect("json");
+        let line = json_line(&Event::Started { address: addr(), op: OpKind::Create }, Duration::from_millis(1500))
+            .expect("json");
         let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(v["event"], "started");
         assert_eq!(v["address"], "ec2_nat_gateway.main[\"a\"]");

@@ -186,7 +186,11 @@ mod tests {
         done.insert(OpKind::Create, 3);
         Report {
             done,
-            failed: vec![(a("ec2_vpc.bad"), OpKind::Create, "CreateVpc failed: InvalidParameterValue: x (request id r-1)".into())],
+            failed: vec![(
+                a("ec2_vpc.bad"),
+                OpKind::Create,
+                "CreateVpc failed: InvalidParameterValue: x (request id r-1)".into(),
+            )],
             skipped: vec![(a("ec2_subnet.a"), OpKind::Create, a("ec2_vpc.bad"))],
             cancelled: vec![],
             elapsed: Duration::from_secs(125),
@@ -212,10 +216,19 @@ mod tests {
             interrupted: false,
         };
         let text = s.text();
-        assert!(text.contains("✘ apply incomplete in 2m 05s: 3 created, 0 updated, 0 deleted, 1 failed, 1 skipped"), "{text}");
-        assert!(text.contains("Critical path (typical AWS durations): 1m 47s over 1 steps: creating ec2_vpc.main"), "{text}");
+        assert!(
+            text.contains("✘ apply incomplete in 2m 05s: 3 created, 0 updated, 0 deleted, 1 failed, 1 skipped"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Critical path (typical AWS durations): 1m 47s over 1 steps: creating ec2_vpc.main"),
+            "{text}"
+        );
         assert!(text.contains("ec2 42 calls (2 throttled, 2 retries) [3.0s waiting for the rate limit]"), "{text}");
-        assert!(text.contains("Error: ec2_vpc.bad: creating failed: CreateVpc failed: InvalidParameterValue"), "{text}");
+        assert!(
+            text.contains("Error: ec2_vpc.bad: creating failed: CreateVpc failed: InvalidParameterValue"),
+            "{text}"
+        );
         assert!(text.contains("Skipped because ec2_vpc.bad failed: ec2_subnet.a"), "{text}");
         let j = s.json();
         assert_eq!(j["api"]["ec2"]["calls"], 42);
