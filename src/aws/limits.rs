@@ -366,6 +366,84 @@ mod tests {
         assert_eq!(error_code(b"<html>500</html>"), None);
     }
 
+    /// A fake service: answers `RequestLimitExceeded` (HTTP 400, EC2's XML) to the first
+    /// `throttle` requests, then 200.
+    #[derive(Debug)]
+    struct Fake {
+        seen: Arc<std::sync::atomic::AtomicU32>,
+        throttle: u32,
+    }
+
+    impl HttpConnector for Fake {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let throttled = n < self.throttle;
+            HttpConnectorFuture::ready(Ok(if throttled {
+                let body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code></Error></Errors></Response>";
+                HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))
+            } else {
+                HttpResponse::new(200.try_into().expect("status"), SdkBody::from("<ok/>"))
+            }))
+        }
+    }
+
+    fn connector(
+        throttle: u32,
+        max_attempts: u32,
+    ) -> (LimitedConnector, Arc<RateLimiter>, Arc<std::sync::atomic::AtomicU32>) {
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let policy = crate::engine::model::RetryPolicy { max_attempts, initial_backoff_s: 0.5, max_backoff_s: 20.0 };
+        let limiter = Arc::new(RateLimiter::unlimited(policy).with_seed(5));
+        let inner = SharedHttpConnector::new(Fake { seen: seen.clone(), throttle });
+        (LimitedConnector { inner, limiter: limiter.clone(), delay: None }, limiter, seen)
+    }
+
+    fn ec2_request() -> HttpRequest {
+        let (k, v) = auth("ec2");
+        req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], "Action=CreateVpc&CidrBlock=10.0.0.0%2F16")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_request_is_sent_again_after_a_backoff_and_counted() {
+        let (conn, limiter, seen) = connector(2, 8);
+        let t0 = tokio::time::Instant::now();
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3, "two throttled attempts, then success");
+        assert!(t0.elapsed() > Duration::ZERO, "it backed off");
+        let s = limiter.stats()["ec2"];
+        assert_eq!((s.calls, s.throttled, s.retries), (3, 2, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_attempts_run_out_the_throttled_answer_reaches_the_sdk_intact() {
+        let (conn, limiter, seen) = connector(100, 3);
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 400);
+        assert!(resp.body().bytes().is_some_and(|b| String::from_utf8_lossy(b).contains("RequestLimitExceeded")));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(limiter.stats()["ec2"].throttled, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_go_back_at_once() {
+        #[derive(Debug)]
+        struct Refuse;
+        impl HttpConnector for Refuse {
+            fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+                let body = "<Response><Errors><Error><Code>InvalidParameterValue</Code></Error></Errors></Response>";
+                HttpConnectorFuture::ready(Ok(HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))))
+            }
+        }
+        let limiter = Arc::new(RateLimiter::unlimited(Default::default()));
+        let conn = LimitedConnector { inner: SharedHttpConnector::new(Refuse), limiter: limiter.clone(), delay: None };
+        let t0 = tokio::time::Instant::now();
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 400);
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        assert_eq!(limiter.stats()["ec2"].calls, 1);
+    }
+
     #[test]
     fn the_sdk_attempt_header_is_read() {
         assert_eq!(sdk_attempt(&req("POST", "http://x/", &[("amz-sdk-request", "ttl=1; attempt=3; max=4")], "")), 3);
