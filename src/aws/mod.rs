@@ -10,6 +10,8 @@
 
 pub mod ec2;
 pub mod error;
+pub mod iam;
+pub mod shared;
 
 use std::time::Duration;
 
@@ -49,6 +51,7 @@ fn retry_config() -> RetryConfig {
 pub fn registry(sdk: &SdkConfig) -> Registry {
     let mut reg = Registry::new();
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
+    iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
     reg
 }
 

@@ -54,11 +54,12 @@ pub fn attr_changes(
             continue;
         }
         let before = prior.and_then(|p| p.get(name)).cloned();
+        let want = want.as_ref().map(|v| a.canonical(v));
         let after = match want {
-            Some(v) if before.as_ref() == Some(v) => continue,
+            Some(v) if before.as_ref() == Some(&v) => continue,
             // An empty list/map and an absent attribute mean the same to AWS.
-            Some(v) if before.is_none() && is_empty(v) && prior.is_some() => continue,
-            Some(v) => After::Known(v.clone()),
+            Some(v) if before.is_none() && is_empty(&v) && prior.is_some() => continue,
+            Some(v) => After::Known(v),
             None => After::Unknown,
         };
         changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive: a.sensitive });
