@@ -11,6 +11,7 @@
 pub mod ec2;
 pub mod error;
 pub mod iam;
+pub mod kms;
 pub mod shared;
 
 use std::time::Duration;
@@ -52,6 +53,7 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     let mut reg = Registry::new();
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
     iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
+    kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
     reg
 }
 
