@@ -12,6 +12,7 @@ pub mod ec2;
 pub mod error;
 pub mod iam;
 pub mod kms;
+pub mod logs;
 pub mod shared;
 
 use std::time::Duration;
@@ -54,6 +55,7 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
     iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
     kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
+    logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));
     reg
 }
 
