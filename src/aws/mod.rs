@@ -9,6 +9,7 @@
 //! retryability are classified in one place.
 
 pub mod ec2;
+pub mod ecr;
 pub mod error;
 pub mod iam;
 pub mod kms;
@@ -56,6 +57,7 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
     kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
     logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));
+    ecr::register(&mut reg, aws_sdk_ecr::Client::new(sdk));
     reg
 }
 

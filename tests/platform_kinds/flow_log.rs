@@ -23,9 +23,7 @@ async fn ec2_flow_log_lifecycle() {
     let group = format!("/pa/{}/flow", unique("vpc"));
     logs.create_log_group().log_group_name(&group).send().await.expect("CreateLogGroup");
 
-    let attrs = |tags: serde_json::Value| {
-        json!({"vpc_id": vpc_id, "traffic_type": "REJECT", "log_group_name": group, "iam_role_arn": ROLE, "tags": tags})
-    };
+    let attrs = |tags: serde_json::Value| json!({"vpc_id": vpc_id, "traffic_type": "REJECT", "log_group_name": group, "iam_role_arn": ROLE, "tags": tags});
     let spec = env.spec("ec2_flow_log", "vpc", attrs(json!({"Name": "vpc-flow"})));
     let fl = env.create(&spec).await;
     assert!(fl.id.starts_with("fl-"), "{}", fl.id);
@@ -78,7 +76,10 @@ async fn ec2_flow_log_invalid_input_is_refused_before_any_call() {
             json!({"vpc_id": vpc, "log_destination_type": "s3", "log_destination": "arn:aws:s3:::b", "iam_role_arn": ROLE}),
             "no iam_role_arn",
         ),
-        (json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g", "max_aggregation_interval": 30}), "60 or 600"),
+        (
+            json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g", "max_aggregation_interval": 30}),
+            "60 or 600",
+        ),
         (json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g", "traffic_type": "SOME"}), "traffic_type"),
     ];
     // The VPC does not exist: had any call been made, AWS would have answered with an error

@@ -57,7 +57,8 @@ async fn logs_log_group_lifecycle() {
     assert_eq!(group(&logs, &name).await.expect("group").retention_in_days(), Some(90));
     assert_eq!(group_tags(&logs, s(&g, "arn")).await, env.expected_tags("logs_log_group.cluster", &[("Owner", "me")]));
     // Back to "never expire": the retention policy is removed.
-    let spec3 = env.spec("logs_log_group", "cluster", json!({"name": name, "kms_key_id": key_arn, "tags": {"Owner": "me"}}));
+    let spec3 =
+        env.spec("logs_log_group", "cluster", json!({"name": name, "kms_key_id": key_arn, "tags": {"Owner": "me"}}));
     let g3 = env.update(&g2, &spec3).await;
     assert_eq!(attr(&g3, "retention_in_days"), &json!(0));
     assert_eq!(group(&logs, &name).await.expect("group").retention_in_days(), None);

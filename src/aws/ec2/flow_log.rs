@@ -50,10 +50,9 @@ impl FlowLog {
     fn validate(spec: &Spec) -> Result<(), ResourceError> {
         let invalid = |m: &str| Err(ResourceError::invalid(format!("{}: {m}", spec.address)));
         let one_of = |name: &str, allowed: &[&str]| match spec.str(name) {
-            Some(v) if !allowed.contains(&v) => Err(ResourceError::invalid(format!(
-                "{}: {name} must be one of {allowed:?}, not {v:?}",
-                spec.address
-            ))),
+            Some(v) if !allowed.contains(&v) => {
+                Err(ResourceError::invalid(format!("{}: {name} must be one of {allowed:?}, not {v:?}", spec.address)))
+            }
             _ => Ok(()),
         };
         one_of("traffic_type", TRAFFIC_TYPES)?;

@@ -20,9 +20,8 @@ use crate::aws::shared::{self, invalid, put_str, Found, READ_CONCURRENCY};
 use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 /// Retention periods CloudWatch Logs accepts (PutRetentionPolicy), plus kprov's 0 = never.
-pub const RETENTION_DAYS: &[i64] = &[
-    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
+pub const RETENTION_DAYS: &[i64] =
+    &[0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 /// DescribeLogGroups takes at most 50 identifiers.
 const IDENTIFIERS_MAX: usize = 50;
 
@@ -47,7 +46,9 @@ impl LogGroup {
 
     fn validate(spec: &Spec) -> Result<(), ResourceError> {
         let name = spec.req_str("name")?;
-        if name.is_empty() || name.len() > 512 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
+        if name.is_empty()
+            || name.len() > 512
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
         {
             return Err(invalid(spec, format!("log group name {name:?} must be 1–512 of letters, digits and ._-/#")));
         }
@@ -59,7 +60,10 @@ impl LogGroup {
     }
 
     /// Log groups matching `request` (all of them when it names none), paginated.
-    async fn describe(&self, names: Option<&[String]>) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>, ResourceError> {
+    async fn describe(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>, ResourceError> {
         self.client
             .describe_log_groups()
             .set_log_group_identifiers(names.map(<[String]>::to_vec))
@@ -72,12 +76,16 @@ impl LogGroup {
     }
 
     /// Add the tags (one ListTagsForResource per group, concurrently) to described groups.
-    async fn with_tags(&self, groups: Vec<aws_sdk_cloudwatchlogs::types::LogGroup>) -> Result<Vec<Found>, ResourceError> {
+    async fn with_tags(
+        &self,
+        groups: Vec<aws_sdk_cloudwatchlogs::types::LogGroup>,
+    ) -> Result<Vec<Found>, ResourceError> {
         let found: Vec<Option<Found>> = stream::iter(groups)
             .map(|g| async move {
                 let Some(name) = g.log_group_name() else { return Ok(None) };
                 let arn = arn_of(&g);
-                let out = self.client.list_tags_for_resource().resource_arn(&arn).send().await.or_aws("ListTagsForResource");
+                let out =
+                    self.client.list_tags_for_resource().resource_arn(&arn).send().await.or_aws("ListTagsForResource");
                 // Deleted between the two calls: absent.
                 let Some(out) = not_found_as_none(out)? else { return Ok(None) };
                 let mut attrs = Attrs::new();
@@ -104,7 +112,8 @@ impl LogGroup {
                 self.client.delete_retention_policy().log_group_name(name).send().await.or_aws("DeleteRetentionPolicy"),
             )?;
         } else {
-            let days = i32::try_from(days).map_err(|_| ResourceError::invalid(format!("retention {days} is out of range")))?;
+            let days =
+                i32::try_from(days).map_err(|_| ResourceError::invalid(format!("retention {days} is out of range")))?;
             self.client
                 .put_retention_policy()
                 .log_group_name(name)
@@ -119,7 +128,9 @@ impl LogGroup {
 
 /// The group's ARN without Describe's trailing `:*` (the form the tag APIs take).
 fn arn_of(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> String {
-    g.log_group_arn().map(str::to_string).unwrap_or_else(|| g.arn().unwrap_or_default().trim_end_matches(":*").to_string())
+    g.log_group_arn()
+        .map(str::to_string)
+        .unwrap_or_else(|| g.arn().unwrap_or_default().trim_end_matches(":*").to_string())
 }
 
 /// The ARN recorded for a group read earlier.
@@ -159,9 +170,12 @@ impl ResourceKind for LogGroup {
         for chunk in ids.chunks(IDENTIFIERS_MAX) {
             // Keep only exact names: an endpoint that ignores the identifiers (the emulator
             // does) returns every group.
-            groups.extend(self.describe(Some(chunk)).await?.into_iter().filter(|g| {
-                g.log_group_name().is_some_and(|n| chunk.iter().any(|id| id == n))
-            }));
+            groups.extend(
+                self.describe(Some(chunk))
+                    .await?
+                    .into_iter()
+                    .filter(|g| g.log_group_name().is_some_and(|n| chunk.iter().any(|id| id == n))),
+            );
         }
         Ok(self.with_tags(groups).await?.into_iter().map(|f| f.obs).collect())
     }
@@ -202,10 +216,21 @@ impl ResourceKind for LogGroup {
         if prior.attrs.get("kms_key_id").and_then(Value::as_str) != key {
             match key {
                 Some(k) => {
-                    self.client.associate_kms_key().log_group_name(name).kms_key_id(k).send().await.or_aws("AssociateKmsKey")?;
+                    self.client
+                        .associate_kms_key()
+                        .log_group_name(name)
+                        .kms_key_id(k)
+                        .send()
+                        .await
+                        .or_aws("AssociateKmsKey")?;
                 }
                 None => {
-                    self.client.disassociate_kms_key().log_group_name(name).send().await.or_aws("DisassociateKmsKey")?;
+                    self.client
+                        .disassociate_kms_key()
+                        .log_group_name(name)
+                        .send()
+                        .await
+                        .or_aws("DisassociateKmsKey")?;
                 }
             }
         }
@@ -214,7 +239,9 @@ impl ResourceKind for LogGroup {
     }
 
     async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        not_found_as_none(self.client.delete_log_group().log_group_name(&prior.id).send().await.or_aws("DeleteLogGroup"))?;
+        not_found_as_none(
+            self.client.delete_log_group().log_group_name(&prior.id).send().await.or_aws("DeleteLogGroup"),
+        )?;
         Ok(())
     }
 

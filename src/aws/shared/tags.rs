@@ -111,14 +111,16 @@ impl Split {
     }
 }
 
-/// What must change to go from `prior`'s tags to `spec`'s: (key, value) pairs to set and keys
-/// to remove. Ownership tags are on neither side, so they are never touched. When the plan
+/// Tag changes: (key, value) pairs to set, keys to remove.
+#[derive(Debug, Default, PartialEq)]
+pub struct Delta {
+    pub set: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+/// What must change to go from `prior`'s tags to `spec`'s. Ownership tags are on neither side, so they are never touched. When the plan
 /// does not set `tags` at all, the user's tags are left alone (unmanaged).
-pub fn delta(
-    prior: &Observed,
-    spec: &Spec,
-    settings: &[&str],
-) -> Result<(Vec<(String, String)>, Vec<String>), ResourceError> {
+pub fn delta(prior: &Observed, spec: &Spec, settings: &[&str]) -> Result<Delta, ResourceError> {
     let mut current: BTreeMap<String, String> =
         crate::resource::tags_of(&prior.attrs).into_iter().filter(|(k, _)| !k.starts_with(KPROV_PREFIX)).collect();
     let mut desired: BTreeMap<String, String> =
@@ -131,7 +133,7 @@ pub fn delta(
     desired.extend(setting_tags(spec, settings));
     let set = desired.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let remove = current.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
-    Ok((set, remove))
+    Ok(Delta { set, remove })
 }
 
 /// Bring the tags of `id` from `prior`'s to `spec`'s with the service's calls.
@@ -142,7 +144,7 @@ pub async fn reconcile<A: TagApi + ?Sized>(
     spec: &Spec,
     settings: &[&str],
 ) -> Result<(), ResourceError> {
-    let (set, remove) = delta(prior, spec, settings)?;
+    let Delta { set, remove } = delta(prior, spec, settings)?;
     if !set.is_empty() {
         api.tag(id, set).await?;
     }
@@ -207,13 +209,13 @@ mod tests {
                 .collect(),
             owner_address: None,
         };
-        let (set, remove) =
+        let Delta { set, remove } =
             delta(&prior, &spec(json!({"tags": {"A": "1", "C": "3"}, "force_delete": true})), &["force_delete"])
                 .expect("delta");
         assert_eq!(set, vec![("C".into(), "3".into()), ("kprov:force_delete".into(), "true".into())]);
         assert_eq!(remove, vec!["B".to_string()]);
         // Tags not managed by the plan: left alone.
-        let (set, remove) = delta(&prior, &spec(json!({"force_delete": false})), &["force_delete"]).expect("delta");
-        assert!(set.is_empty() && remove.is_empty(), "{set:?} {remove:?}");
+        let d = delta(&prior, &spec(json!({"force_delete": false})), &["force_delete"]).expect("delta");
+        assert_eq!(d, Delta::default());
     }
 }
