@@ -16,6 +16,8 @@ mod support;
 
 #[path = "platform_kinds/ecr.rs"]
 mod ecr;
+#[path = "platform_kinds/elbv2.rs"]
+mod elbv2;
 #[path = "platform_kinds/flow_log.rs"]
 mod flow_log;
 #[path = "platform_kinds/iam.rs"]

@@ -10,6 +10,7 @@
 
 pub mod ec2;
 pub mod ecr;
+pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod kms;
@@ -58,6 +59,7 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
     logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));
     ecr::register(&mut reg, aws_sdk_ecr::Client::new(sdk));
+    elbv2::register(&mut reg, aws_sdk_elasticloadbalancingv2::Client::new(sdk));
     reg
 }
 
