@@ -25,7 +25,8 @@ start() {
   if [ -f "$run/$port.pid" ] && kill -0 "$(cat "$run/$port.pid")" 2>/dev/null; then
     echo "moto already running on 127.0.0.1:$port"; return 0
   fi
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
+  # ACM certificates turn ISSUED after MOTO_ACM_VALIDATION_WAIT seconds (moto's default: 60).
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-1}" nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
     >"$run/$port.log" 2>&1 &
   echo $! >"$run/$port.pid"
   for _ in $(seq 1 150); do

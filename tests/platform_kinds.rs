@@ -14,6 +14,8 @@
 #[allow(clippy::zombie_processes)]
 mod support;
 
+#[path = "platform_kinds/acm.rs"]
+mod acm;
 #[path = "platform_kinds/ecr.rs"]
 mod ecr;
 #[path = "platform_kinds/elbv2.rs"]
@@ -26,6 +28,8 @@ mod iam;
 mod kms;
 #[path = "platform_kinds/logs.rs"]
 mod logs;
+#[path = "platform_kinds/route53.rs"]
+mod route53;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Once};

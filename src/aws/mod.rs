@@ -8,6 +8,7 @@
 //! Errors of every service go through [`error::from_sdk`], so codes, request ids and
 //! retryability are classified in one place.
 
+pub mod acm;
 pub mod ec2;
 pub mod ecr;
 pub mod elbv2;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod iam;
 pub mod kms;
 pub mod logs;
+pub mod route53;
 pub mod shared;
 
 use std::time::Duration;
@@ -60,6 +62,10 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));
     ecr::register(&mut reg, aws_sdk_ecr::Client::new(sdk));
     elbv2::register(&mut reg, aws_sdk_elasticloadbalancingv2::Client::new(sdk));
+    // Route53 and ACM share the DNS client and its per-zone change locks.
+    let dns = route53::Dns::new(aws_sdk_route53::Client::new(sdk));
+    route53::register(&mut reg, dns.clone());
+    acm::register(&mut reg, aws_sdk_acm::Client::new(sdk), dns);
     reg
 }
 

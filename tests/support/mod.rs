@@ -30,7 +30,7 @@ pub fn moto_endpoint() -> &'static str {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // The watchdog shell stops moto when this test process is gone.
         let script = format!(
-            "MOTO_IAM_LOAD_MANAGED_POLICIES=true '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=1 '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
             bin.display(),
             std::process::id()
