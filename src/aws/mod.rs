@@ -100,6 +100,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn offline_registry_has_the_platform_kinds() {
+        let reg = offline_registry();
+        for kind in [
+            "iam_role",
+            "iam_instance_profile",
+            "iam_oidc_provider",
+            "kms_key",
+            "kms_alias",
+            "logs_log_group",
+            "ec2_flow_log",
+            "ecr_repository",
+            "elbv2_load_balancer",
+            "elbv2_target_group",
+            "elbv2_listener",
+            "elbv2_listener_rule",
+            "route53_zone",
+            "route53_record",
+            "acm_certificate",
+        ] {
+            let k = reg.get(kind).unwrap_or_else(|| panic!("{kind} missing"));
+            // Every schema default must have the attribute's own type.
+            for a in &k.schema().attrs {
+                if let Some(d) = &a.default {
+                    assert!(a.ty.accepts(d), "{kind}.{}: default {d} is not {}", a.name, a.ty.describe());
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn explicit_endpoint_and_region_are_used() {
         let sdk = sdk_config("eu-west-3", Some("http://127.0.0.1:9")).await;
