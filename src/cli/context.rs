@@ -1,17 +1,25 @@
-//! What every command sets up: the loaded plans, the registry, the state backend.
+//! What every command sets up: the loaded plans, the registry, the state backend and its lock
+//! store; for commands that write state, the held lock ([`Context::load_locked`]).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use super::{CliError, Global};
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, Global, Outcome};
 use crate::config::{self, Stack};
 use crate::resource::{Cx, Owner, Registry};
-use crate::state::{Backend, LocalBackend};
+use crate::state::lock::{LockGuard, LockOptions, LockStore};
+use crate::state::{spec, Backend};
 
 pub struct Context {
     pub stack: Stack,
     pub registry: Registry,
     pub backend: Arc<dyn Backend>,
+    pub locks: Arc<dyn LockStore>,
+    pub lock_options: LockOptions,
+    /// Held by commands that write state.
+    lock: Option<LockGuard>,
 }
 
 impl Context {
@@ -21,8 +29,49 @@ impl Context {
         let stack = load_stack(g)?;
         let sdk = crate::aws::sdk_config(&stack.region, g.endpoint_url.as_deref()).await;
         let registry = crate::aws::registry(&sdk);
-        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::for_env(&g.state_dir, &stack.env));
-        Ok(Context { stack, registry, backend })
+        let resolved = spec::resolve(&stack, &g.backend.overrides(), &g.state_dir).map_err(CliError::Refused)?;
+        let (backend, locks) = spec::open(&resolved.spec, g.endpoint_url.as_deref()).await;
+        let lock_options = LockOptions { lease: resolved.lease, timeout: g.backend.lock_timeout };
+        Ok(Context { stack, registry, backend, locks, lock_options, lock: None })
+    }
+
+    /// [`Context::load`], then take the state lock for `operation` (a command that writes
+    /// state). End with [`Context::finish`] to release it.
+    pub async fn load_locked(g: &Global, operation: &str) -> Result<Self, CliError> {
+        let mut ctx = Self::load(g).await?;
+        ctx.lock = Some(super::backend::take_lock(ctx.locks.clone(), operation, &ctx.lock_options).await?);
+        Ok(ctx)
+    }
+
+    /// The engine's cancellation: `interrupt` (Ctrl-C) or the loss of the state lock's lease.
+    pub fn run_token(&self, interrupt: &CancellationToken) -> CancellationToken {
+        let run = interrupt.child_token();
+        if let Some(lost) = self.lock.as_ref().map(LockGuard::lost) {
+            let run = run.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = lost.cancelled() => run.cancel(),
+                    _ = run.cancelled() => {}
+                }
+            });
+        }
+        run
+    }
+
+    /// Release the state lock, if held. A lost lease fails the command even if the work itself
+    /// went through (what was done is saved; the user must know the lock did not hold).
+    pub async fn finish(self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+        let Some(lock) = self.lock else { return result };
+        match (lock.release().await, result) {
+            (Ok(()), r) => r,
+            (Err(lost), Err(e)) => {
+                if !matches!(e, CliError::Failed(_)) {
+                    eprintln!("Error: {e}");
+                }
+                Err(lost.into())
+            }
+            (Err(lost), Ok(_)) => Err(lost.into()),
+        }
     }
 
     pub fn owner(&self) -> Owner {

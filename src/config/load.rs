@@ -22,6 +22,8 @@ pub(crate) struct RawPlan {
     pub resources: Vec<RawResource>,
     /// The `region` variable.
     pub region: String,
+    /// The `[backend]` table, if a base file has one (evaluated by `config::backend`).
+    pub backend: Option<Entry>,
 }
 
 pub(crate) struct Variable {
@@ -42,7 +44,7 @@ pub(crate) struct RawResource {
     pub attrs: Vec<Entry>,
 }
 
-const SECTIONS: [&str; 4] = ["stack", "variables", "locals", "resource"];
+const SECTIONS: [&str; 5] = ["stack", "variables", "locals", "resource", "backend"];
 
 /// The base plan files (`plans/*.toml`) in sorted filename order.
 pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
@@ -121,6 +123,7 @@ struct Builder<'a> {
     variables: BTreeMap<String, (Variable, Span)>,
     locals: Vec<Entry>,
     resources: Vec<RawResource>,
+    backend: Option<Entry>,
 }
 
 impl<'a> Builder<'a> {
@@ -133,6 +136,7 @@ impl<'a> Builder<'a> {
             variables: BTreeMap::new(),
             locals: Vec::new(),
             resources: Vec::new(),
+            backend: None,
         }
     }
 
@@ -170,6 +174,16 @@ impl<'a> Builder<'a> {
                     }
                 }
                 "resource" => self.resource_section(section)?,
+                "backend" => {
+                    self.table(section, "[backend]")?;
+                    if let Some(first) = &self.backend {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[backend] is already defined at {first}")));
+                    }
+                    self.backend = Some(section.clone());
+                }
                 other => {
                     return Err(self.sources.error(
                         section.key_span,
@@ -343,6 +357,7 @@ impl<'a> Builder<'a> {
             locals: self.locals,
             resources,
             region,
+            backend: self.backend,
         })
     }
 }
