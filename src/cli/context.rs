@@ -39,7 +39,14 @@ impl Context {
     /// state). End with [`Context::finish`] to release it.
     pub async fn load_locked(g: &Global, operation: &str) -> Result<Self, CliError> {
         let mut ctx = Self::load(g).await?;
-        ctx.lock = Some(super::backend::take_lock(ctx.locks.clone(), operation, &ctx.lock_options).await?);
+        let lock = super::backend::take_lock(ctx.locks.clone(), operation, &ctx.lock_options).await?;
+        // Say so the moment it happens, not only at the end of the run.
+        let lost = lock.lost();
+        tokio::spawn(async move {
+            lost.cancelled().await;
+            eprintln!("\nLost the state lock: no new work starts; what is done is being saved.");
+        });
+        ctx.lock = Some(lock);
         Ok(ctx)
     }
 

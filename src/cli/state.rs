@@ -59,9 +59,11 @@ pub async fn run(g: &Global, a: StateArgs) -> Result<Outcome, CliError> {
         StateCommand::List => {
             let state = read(g).await?;
             let width = state.resources.keys().map(|a| a.chars().count()).max().unwrap_or(0);
+            let id_width = state.resources.values().map(|r| r.id.as_deref().unwrap_or("-").len()).max().unwrap_or(0);
             for (address, r) in &state.resources {
                 let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string));
-                println!("{address:<width$}  {}  {}", r.id.as_deref().unwrap_or("-"), status.unwrap_or_default());
+                let id = r.id.as_deref().unwrap_or("-");
+                println!("{address:<width$}  {id:<id_width$}  {}", status.unwrap_or_default());
             }
             Ok(Outcome::Ok)
         }

@@ -151,9 +151,19 @@ async fn ensure_bucket(
     }
 
     // Versioning.
-    let v =
-        s3.get_bucket_versioning().bucket(bucket).send().await.or_aws("GetBucketVersioning").map_err(|e| aws(&b, e))?;
-    if v.status() == Some(&BucketVersioningStatus::Enabled) {
+    let status = match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(v) => v.status().cloned(),
+        // A successful answer the SDK could not parse: moto names the root element
+        // <GetBucketVersioningResponse> instead of <VersioningConfiguration>. Read the status
+        // from the body ourselves; anything else counts as "not enabled" (enabling is
+        // idempotent).
+        Err(e) if e.raw_response().is_some_and(|r| r.status().is_success()) => {
+            let body = e.raw_response().and_then(|r| r.body().bytes()).map(String::from_utf8_lossy);
+            body.is_some_and(|b| b.contains("<Status>Enabled</Status>")).then_some(BucketVersioningStatus::Enabled)
+        }
+        Err(e) => return Err(aws(&b, from_sdk("GetBucketVersioning", e))),
+    };
+    if status == Some(BucketVersioningStatus::Enabled) {
         run.step("versioning: enabled already", false);
     } else {
         s3.put_bucket_versioning()
