@@ -14,7 +14,9 @@ async fn bootstrap_creates_a_safe_bucket_and_lock_table_and_is_idempotent() {
     let dir = tiny_plans("boot", REGION, false, "");
     let (bucket, table) = (unique("kprov-boot"), unique("locks"));
     let run = || kprov_s3(dir.path(), &bucket, REGION, &table).args(["state", "bootstrap"]).assert().success();
-    run().stdout(contains(format!("+ bucket {bucket}: created in {REGION}"))).stdout(contains(format!("+ table {table}: created")));
+    run()
+        .stdout(contains(format!("+ bucket {bucket}: created in {REGION}")))
+        .stdout(contains(format!("+ table {table}: created")));
     let s3 = s3(REGION).await;
     let policy_before = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap().policy().unwrap().to_string();
     run().stdout(contains("Nothing to change"));

@@ -60,11 +60,8 @@ async fn overlapping_applies_one_fails_naming_the_holder_or_waits_and_proceeds()
         );
 
     // With --lock-timeout it waits for the holder…
-    let mut second = Proc::piped(
-        b.path(),
-        &["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "2m"],
-        &env,
-    );
+    let mut second =
+        Proc::piped(b.path(), &["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "2m"], &env);
     second.wait_for(&format!("Waiting up to 2m for the state lock held by {who}"));
     // …which goes on and finishes, releasing the lock…
     first.answer("yes");
@@ -118,8 +115,7 @@ async fn a_killed_holder_blocks_until_its_lease_expires_and_force_unlock_needs_i
         c
     };
 
-    let holder = Proc::on_terminal(root, &["apply", "--progress", "plain"], &env);
-    let mut holder = holder;
+    let mut holder = Proc::on_terminal(root, &["apply", "--progress", "plain"], &env);
     holder.wait_for("Only 'yes' will be accepted");
     let id = holder.lock_id();
     kill9(holder.kprov_pid());
@@ -141,16 +137,12 @@ async fn a_killed_holder_blocks_until_its_lease_expires_and_force_unlock_needs_i
     assert_eq!(lock_item(region, &table, &bucket, key).await.map(|l| l.0), Some(id.clone()));
 
     // Once the lease has run out, the next run takes over (and says whose lock it was).
-    kprov()
-        .args(["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "1m"])
-        .assert()
-        .success()
-        .stderr(
-            contains("Waiting up to 1m")
-                .and(contains("Took over the state lock from"))
-                .and(contains(format!("lock id {id}")))
-                .and(contains("apply complete: 1 created")),
-        );
+    kprov().args(["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "1m"]).assert().success().stderr(
+        contains("Waiting up to 1m")
+            .and(contains("Took over the state lock from"))
+            .and(contains(format!("lock id {id}")))
+            .and(contains("apply complete: 1 created")),
+    );
     assert_eq!(vpcs(region, "killed").await.len(), 1);
     assert_eq!(lock_item(region, &table, &bucket, key).await, None);
 
@@ -164,7 +156,7 @@ async fn a_killed_holder_blocks_until_its_lease_expires_and_force_unlock_needs_i
         .args(["force-unlock", &id2])
         .assert()
         .success()
-        .stdout(contains(format!("Removed the state lock held by")).and(contains(&id2)));
+        .stdout(contains("Removed the state lock held by").and(contains(&id2)));
     assert_eq!(lock_item(region, &table, &bucket, key).await, None);
     kprov()
         .args(["destroy", "--auto-approve", "--progress", "plain"])
