@@ -54,6 +54,11 @@ impl Context {
     pub fn run_token(&self, interrupt: &CancellationToken) -> CancellationToken {
         let run = interrupt.child_token();
         if let Some(lost) = self.lock.as_ref().map(LockGuard::lost) {
+            if lost.is_cancelled() {
+                // Lost already (e.g. while the user was reading the plan): start nothing.
+                run.cancel();
+                return run;
+            }
             let run = run.clone();
             tokio::spawn(async move {
                 tokio::select! {
@@ -112,7 +117,13 @@ pub fn confirm(question: &str, auto_approve: bool) -> Result<(), CliError> {
     eprint!("{question}\n  Only 'yes' will be accepted: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Refused(format!("no answer: {e}")))?;
+    let mut read = || std::io::stdin().lock().read_line(&mut answer);
+    // The user may take a while, and the state lock's heartbeat must keep running meanwhile:
+    // tell a multi-threaded runtime to move its other tasks off this blocked worker.
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let got = if multi_thread { tokio::task::block_in_place(read) } else { read() };
+    got.map_err(|e| CliError::Refused(format!("no answer: {e}")))?;
     if answer.trim() == "yes" {
         Ok(())
     } else {

@@ -81,12 +81,11 @@ pub async fn object(region: &str, bucket: &str, key: &str) -> Option<String> {
     }
 }
 
-/// The serial of every stored version of the object, oldest first (the bucket is versioned).
+/// The serial of every stored version of the object, sorted (the bucket is versioned).
 pub async fn version_serials(region: &str, bucket: &str, key: &str) -> Vec<u64> {
     let c = s3(region).await;
     let out = c.list_object_versions().bucket(bucket).prefix(key).send().await.expect("list versions");
-    let mut versions: Vec<_> = out.versions().iter().filter(|v| v.key() == Some(key)).collect();
-    versions.sort_by_key(|v| v.last_modified().map(|t| (t.secs(), t.subsec_nanos())));
+    let versions: Vec<_> = out.versions().iter().filter(|v| v.key() == Some(key)).collect();
     let mut serials = Vec::new();
     for v in versions {
         let o = c
@@ -101,6 +100,7 @@ pub async fn version_serials(region: &str, bucket: &str, key: &str) -> Vec<u64> 
         let doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
         serials.push(doc["serial"].as_u64().expect("serial"));
     }
+    serials.sort();
     serials
 }
 
