@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CliError, Global, Outcome};
 use crate::config::{self, Stack};
 use crate::resource::{Cx, Owner, Registry};
-use crate::state::lock::{LockGuard, LockOptions, LockStore};
+use crate::state::lock::{LockError, LockGuard, LockOptions, LockStore};
 use crate::state::{spec, Backend};
 
 pub struct Context {
@@ -74,15 +74,26 @@ impl Context {
     /// went through (what was done is saved; the user must know the lock did not hold).
     pub async fn finish(self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
         let Some(lock) = self.lock else { return result };
+        let id = lock.id().to_string();
         match (lock.release().await, result) {
             (Ok(()), r) => r,
-            (Err(lost), Err(e)) => {
-                if !matches!(e, CliError::Failed(_)) {
-                    eprintln!("Error: {e}");
+            (Err(lost @ LockError::Lost { .. }), r) => {
+                if let Err(e) = r {
+                    if !matches!(e, CliError::Failed(_)) {
+                        eprintln!("Error: {e}");
+                    }
                 }
                 Err(lost.into())
             }
-            (Err(lost), Ok(_)) => Err(lost.into()),
+            // The work is done and saved; only the release call failed. The lease runs out by
+            // itself, so this is worth a warning, not a failed command.
+            (Err(e), r) => {
+                eprintln!(
+                    "Warning: could not release the state lock ({e}); it expires with its lease, or run: kprov \
+                     force-unlock {id}"
+                );
+                r
+            }
         }
     }
 
