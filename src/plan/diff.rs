@@ -56,6 +56,7 @@ pub fn attr_changes(
         let before = prior.and_then(|p| p.get(name)).cloned();
         let after = match want {
             Some(v) if before.as_ref() == Some(v) => continue,
+            Some(v) if a.unordered && before.as_ref().is_some_and(|b| same_elements(b, v)) => continue,
             // An empty list/map and an absent attribute mean the same to AWS.
             Some(v) if before.is_none() && is_empty(v) && prior.is_some() => continue,
             Some(v) => After::Known(v.clone()),
@@ -64,6 +65,18 @@ pub fn attr_changes(
         changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive: a.sensitive });
     }
     changes
+}
+
+/// Two lists holding the same elements, in any order (for `unordered` attributes).
+fn same_elements(a: &Value, b: &Value) -> bool {
+    let sorted = |v: &Value| {
+        v.as_array().map(|items| {
+            let mut keys: Vec<String> = items.iter().map(Value::to_string).collect();
+            keys.sort();
+            keys
+        })
+    };
+    matches!((sorted(a), sorted(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn is_empty(v: &Value) -> bool {
