@@ -15,6 +15,8 @@ pub mod common;
 pub mod nodegroup;
 pub mod pod_identity;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
