@@ -257,3 +257,27 @@ pub fn destroy_plan(stack: &Stack, state: Option<&State>, refreshed: &Refreshed)
         changes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{AttrSchema, AttrType};
+    use serde_json::json;
+
+    #[test]
+    fn unordered_lists_compare_as_sets() {
+        let schema = Schema::new(vec![
+            AttrSchema::optional("set", AttrType::StringList).unordered(),
+            AttrSchema::optional("list", AttrType::StringList),
+        ]);
+        let prior: Attrs = serde_json::from_value(json!({"set": ["a", "b"], "list": ["a", "b"]})).unwrap();
+        let desired = BTreeMap::from([
+            ("set".to_string(), Some(json!(["b", "a"]))),
+            ("list".to_string(), Some(json!(["b", "a"]))),
+        ]);
+        let changes = attr_changes(&schema, &desired, Some(&prior));
+        assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["list"]);
+        let desired = BTreeMap::from([("set".to_string(), Some(json!(["a", "c"])))]);
+        assert_eq!(attr_changes(&schema, &desired, Some(&prior)).len(), 1);
+    }
+}
