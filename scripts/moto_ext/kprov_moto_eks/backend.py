@@ -173,7 +173,6 @@ def finish_cluster(backend, cluster, params):
     cluster.resources_vpc_config = vpc
     cluster.logging = {"clusterLogging": _logging_blocks(_enabled_log_types(cluster.logging))}
     cluster.health = {"issues": []}
-    cluster.id = None
     ext(cluster)
 
 
@@ -387,11 +386,11 @@ def _release_version(version):
     return f"{version}.3-20250101"
 
 
-def update_nodegroup_config(backend, name, nodegroup_name, params, update):
-    """Record moto's answer to UpdateNodegroupConfig so DescribeUpdate finds it."""
-    cluster = get_cluster(backend, name)
-    ext(cluster).updates[update["id"]] = (nodegroup_name, None, update)
-    ext(cluster).update_order.append(update["id"])
+def record_nodegroup_update(backend, name, nodegroup_name, update):
+    """Record moto's answer to UpdateNodegroupConfig so DescribeUpdate / ListUpdates find it."""
+    e = ext(get_cluster(backend, name))
+    e.updates[update["id"]] = (nodegroup_name, None, update)
+    e.update_order.append(update["id"])
     return update
 
 

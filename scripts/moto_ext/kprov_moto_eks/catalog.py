@@ -150,15 +150,21 @@ def addon_info(name, k8s_version=None):
         )
     return {
         "addonName": name,
-        "type": "networking" if name in ("vpc-cni", "coredns", "kube-proxy") else "storage"
-        if name.endswith("csi-driver")
-        else "observability"
-        if "cloudwatch" in name
-        else "security",
+        "type": _addon_type(name),
         "addonVersions": versions,
         "publisher": "eks",
         "owner": "aws",
     }
+
+
+def _addon_type(name):
+    if name in ("vpc-cni", "coredns", "kube-proxy"):
+        return "networking"
+    if name.endswith("csi-driver"):
+        return "storage"
+    if "cloudwatch" in name:
+        return "observability"
+    return "security"
 
 
 def version_known(v):

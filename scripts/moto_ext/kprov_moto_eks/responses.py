@@ -92,7 +92,7 @@ def update_nodegroup_config(self):
     name, ng = self._get_param("name"), self._get_param("nodegroupName")
     b.check_nodegroup_config(self.eks_backend, name, ng, _params(self, "scalingConfig", "updateConfig"))
     result = _original["update_nodegroup_config"](self)
-    b.update_nodegroup_config(self.eks_backend, name, ng, {}, result.result["update"])
+    b.record_nodegroup_update(self.eks_backend, name, ng, result.result["update"])
     return result
 
 
