@@ -165,8 +165,8 @@ def finish_cluster(backend, cluster, params):
     vpc.setdefault("securityGroupIds", [])
     vpc.setdefault("endpointPublicAccess", True)
     vpc.setdefault("endpointPrivateAccess", False)
-    if vpc["endpointPublicAccess"]:
-        vpc.setdefault("publicAccessCidrs", ["0.0.0.0/0"])
+    # AWS reports the default CIDR list even for a private-only endpoint.
+    vpc.setdefault("publicAccessCidrs", ["0.0.0.0/0"])
     vpc_id, sg_id = _cluster_security_group(backend, cluster, vpc["subnetIds"])
     vpc["vpcId"] = vpc_id
     vpc["clusterSecurityGroupId"] = sg_id

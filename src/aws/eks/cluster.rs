@@ -252,6 +252,14 @@ fn check(desired: &Attrs, prior: Option<&Attrs>) -> Result<(), String> {
              unreachable; enable at least one"
             .into());
     }
+    let cidrs = list_attr(desired, "public_access_cidrs");
+    if flag("endpoint_public_access") == Some(false) && !cidrs.is_empty() && cidrs != ["0.0.0.0/0"] {
+        return Err(
+            "`public_access_cidrs` restricts the public endpoint, but `endpoint_public_access` is false: remove \
+             the CIDRs or enable the public endpoint"
+                .into(),
+        );
+    }
     if let Some(mode) = str_attr(desired, "authentication_mode") {
         rules::check_auth_mode(mode, prior.and_then(|p| str_attr(p, "authentication_mode")))?;
     }
@@ -405,5 +413,42 @@ impl ResourceKind for Cluster {
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         let names = common::cluster_names(&self.client).await?;
         Ok(common::owned(cx, common::read_each(&names, |n| self.read_one(n)).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(v: Value) -> Attrs {
+        serde_json::from_value(v).expect("attrs")
+    }
+
+    #[test]
+    fn cluster_input_is_checked() {
+        let ok = json!({"name": "platform-prod", "version": "1.30", "subnet_ids": ["a", "b"],
+            "endpoint_private_access": true, "endpoint_public_access": true, "public_access_cidrs": ["203.0.113.0/24"]});
+        assert!(check(&attrs(ok), None).is_ok());
+        let cases = [
+            (json!({"name": "-bad"}), "not a valid EKS cluster name"),
+            (json!({"subnet_ids": ["a"]}), "at least two subnets"),
+            (json!({"endpoint_private_access": false, "endpoint_public_access": false}), "both false"),
+            (
+                json!({"endpoint_public_access": false, "public_access_cidrs": ["203.0.113.0/24"]}),
+                "`endpoint_public_access` is false",
+            ),
+            (json!({"enabled_log_types": ["api", "kubelet"]}), "`enabled_log_types` must be one of"),
+            (json!({"encryption_kms_key_arn": "alias/eks"}), "KMS key ARN"),
+        ];
+        for (input, says) in cases {
+            let e = check(&attrs(input.clone()), None).expect_err(&input.to_string());
+            assert!(e.contains(says), "{input}: {e}");
+        }
+        let prior = attrs(json!({"version": "1.29", "authentication_mode": "API"}));
+        assert!(check(&attrs(json!({"version": "1.31"})), Some(&prior)).unwrap_err().contains("one minor version"));
+        assert!(check(&attrs(json!({"authentication_mode": "CONFIG_MAP"})), Some(&prior)).is_err());
+        // A private-only endpoint with the default CIDR list (what AWS reports) is fine.
+        let private = json!({"endpoint_public_access": false, "public_access_cidrs": ["0.0.0.0/0"]});
+        assert!(check(&attrs(private), None).is_ok());
     }
 }
