@@ -67,16 +67,22 @@ pub fn attr_changes(
     changes
 }
 
-/// Two lists holding the same elements, in any order (for `unordered` attributes).
-fn same_elements(a: &Value, b: &Value) -> bool {
-    let sorted = |v: &Value| {
-        v.as_array().map(|items| {
-            let mut keys: Vec<String> = items.iter().map(Value::to_string).collect();
-            keys.sort();
-            keys
-        })
-    };
-    matches!((sorted(a), sorted(b)), (Some(x), Some(y)) if x == y)
+/// Two lists holding the same elements, in any order (for `unordered` attributes). Elements are
+/// compared with `Value`'s own equality, which ignores the key order of objects (serde_json's
+/// `preserve_order` is on, so their text forms would not).
+pub fn same_elements(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_array(), b.as_array()) else { return false };
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| match (0..b.len()).find(|&i| !used[i] && &b[i] == x) {
+        Some(i) => {
+            used[i] = true;
+            true
+        }
+        None => false,
+    })
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -279,5 +285,15 @@ mod tests {
         assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["list"]);
         let desired = BTreeMap::from([("set".to_string(), Some(json!(["a", "c"])))]);
         assert_eq!(attr_changes(&schema, &desired, Some(&prior)).len(), 1);
+        // Tables inside: key order does not matter, duplicates count.
+        let mut t1 = serde_json::Map::new();
+        t1.insert("key".into(), json!("k"));
+        t1.insert("effect".into(), json!("NO_SCHEDULE"));
+        let mut t2 = serde_json::Map::new();
+        t2.insert("effect".into(), json!("NO_SCHEDULE"));
+        t2.insert("key".into(), json!("k"));
+        let (t1, t2) = (Value::Object(t1), Value::Object(t2));
+        assert!(same_elements(&json!([t1.clone(), "x"]), &json!(["x", t2.clone()])));
+        assert!(!same_elements(&json!([t1.clone(), t1.clone()]), &json!([t2, "x"])));
     }
 }

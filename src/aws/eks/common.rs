@@ -147,13 +147,8 @@ pub fn changed(spec: &Spec, prior: &Observed, name: &str, unordered: bool) -> bo
         return false;
     }
     if unordered {
-        if let (Some(Value::Array(a)), Value::Array(b)) = (have, want) {
-            let key = |v: &Vec<Value>| {
-                let mut k: Vec<String> = v.iter().map(Value::to_string).collect();
-                k.sort();
-                k
-            };
-            return key(a) != key(b);
+        if let Some(have @ Value::Array(_)) = have {
+            return !crate::plan::diff::same_elements(have, want);
         }
     }
     // An empty list/map and an absent attribute mean the same to AWS.
