@@ -5,6 +5,7 @@
 //! as text or JSON. A plan is a plain serializable value: `plan --out` saves it and `apply PLAN`
 //! runs exactly it, refusing when the state moved on since it was made.
 
+pub mod cost;
 pub mod diff;
 pub mod refresh;
 pub mod render;
