@@ -25,8 +25,9 @@ start() {
   if [ -f "$run/$port.pid" ] && kill -0 "$(cat "$run/$port.pid")" 2>/dev/null; then
     echo "moto already running on 127.0.0.1:$port"; return 0
   fi
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
-    >"$run/$port.log" 2>&1 &
+  # moto's server with kprov's EKS extension (scripts/moto_ext; see docs/testing.md).
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true PYTHONPATH="$root/scripts/moto_ext" nohup "$venv/bin/python" -m kprov_moto_eks \
+    -H 127.0.0.1 -p "$port" >"$run/$port.log" 2>&1 &
   echo $! >"$run/$port.pid"
   for _ in $(seq 1 150); do
     if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then

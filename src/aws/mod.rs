@@ -9,6 +9,7 @@
 //! retryability are classified in one place.
 
 pub mod ec2;
+pub mod eks;
 pub mod error;
 
 use std::time::Duration;
@@ -49,6 +50,7 @@ fn retry_config() -> RetryConfig {
 pub fn registry(sdk: &SdkConfig) -> Registry {
     let mut reg = Registry::new();
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
+    eks::register(&mut reg, aws_sdk_eks::Client::new(sdk));
     reg
 }
 

@@ -62,9 +62,8 @@ pub fn monthly(table: &PriceTable, kind: &str, attrs: &Attrs) -> Option<f64> {
         return Some(*m);
     }
     if kind == "eks_nodegroup" {
-        let count = lookup(attrs, &["scaling.desired_size", "scaling_config.desired_size", "desired_size"])
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
+        // An unmanaged desired size (left to the autoscaler) starts at the minimum.
+        let count = lookup(attrs, &["desired_size", "min_size"]).and_then(Value::as_f64).unwrap_or(0.0);
         let itype = lookup(attrs, &["instance_types"])
             .and_then(|v| v.as_array())
             .and_then(|a| a.first())
@@ -139,10 +138,13 @@ mod tests {
         let ng = monthly(
             t,
             "eks_nodegroup",
-            &attrs(json!({"instance_types": ["t4g.large"], "scaling": {"desired_size": 3}, "disk_size": 50})),
+            &attrs(json!({"instance_types": ["t4g.large"], "desired_size": 3, "min_size": 1, "disk_size": 50})),
         )
         .unwrap();
         assert!((ng - 3.0 * (0.0672 * 730.0 + 50.0 * 0.08)).abs() < 1e-9, "{ng}");
+        let at_min =
+            monthly(t, "eks_nodegroup", &attrs(json!({"instance_types": ["c5.large"], "min_size": 2}))).unwrap();
+        assert!((at_min - 2.0 * (0.085 * 730.0 + 20.0 * 0.08)).abs() < 1e-9, "{at_min}");
         assert_eq!(monthly(t, "ec2_vpc", &Attrs::new()), None);
         assert_eq!(monthly(t, "eks_nodegroup", &attrs(json!({"instance_types": ["x9.huge"]}))), None);
     }
