@@ -24,6 +24,8 @@ pub(crate) struct RawPlan {
     pub region: String,
     /// The `[backend]` table, if a base file has one (evaluated by `config::backend`).
     pub backend: Option<Entry>,
+    /// The `[drift]` table, if a base file has one (evaluated by `config::drift`).
+    pub drift: Option<Entry>,
 }
 
 pub(crate) struct Variable {
@@ -44,7 +46,7 @@ pub(crate) struct RawResource {
     pub attrs: Vec<Entry>,
 }
 
-const SECTIONS: [&str; 5] = ["stack", "variables", "locals", "resource", "backend"];
+const SECTIONS: [&str; 6] = ["stack", "variables", "locals", "resource", "backend", "drift"];
 
 /// The base plan files (`plans/*.toml`) in sorted filename order.
 pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
@@ -124,6 +126,7 @@ struct Builder<'a> {
     locals: Vec<Entry>,
     resources: Vec<RawResource>,
     backend: Option<Entry>,
+    drift: Option<Entry>,
 }
 
 impl<'a> Builder<'a> {
@@ -137,6 +140,7 @@ impl<'a> Builder<'a> {
             locals: Vec::new(),
             resources: Vec::new(),
             backend: None,
+            drift: None,
         }
     }
 
@@ -183,6 +187,16 @@ impl<'a> Builder<'a> {
                             .error(section.value.span, format!("[backend] is already defined at {first}")));
                     }
                     self.backend = Some(section.clone());
+                }
+                "drift" => {
+                    self.table(section, "[drift]")?;
+                    if let Some(first) = &self.drift {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[drift] is already defined at {first}")));
+                    }
+                    self.drift = Some(section.clone());
                 }
                 other => {
                     return Err(self.sources.error(
@@ -358,6 +372,7 @@ impl<'a> Builder<'a> {
             resources,
             region,
             backend: self.backend,
+            drift: self.drift,
         })
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod backend;
 mod diag;
+mod drift;
 mod eval;
 mod expand;
 mod expr;
@@ -53,7 +54,18 @@ pub fn load(plans_dir: &Path, env: &str, registry: &Registry) -> Result<Stack, C
         Some(table) => Some(backend::evaluate(&sources, &mut ev, table)?),
         None => None,
     };
-    Ok(Stack { name: plan.stack_name.clone(), env: env.to_string(), region: plan.region.clone(), resources, backend })
+    let drift_ignore = match &plan.drift {
+        Some(table) => drift::evaluate(&sources, registry, table)?,
+        None => Vec::new(),
+    };
+    Ok(Stack {
+        name: plan.stack_name.clone(),
+        env: env.to_string(),
+        region: plan.region.clone(),
+        resources,
+        backend,
+        drift_ignore,
+    })
 }
 
 /// The environments defined in `plans_dir`: the names of `plans/env/*.toml`, sorted.

@@ -35,6 +35,8 @@ pub struct Stack {
     pub resources: Vec<ResourceDecl>,
     /// The `[backend]` table; `None` means the local default (`state/<env>.json`).
     pub backend: Option<BackendConfig>,
+    /// `[drift] ignore` rules.
+    pub drift_ignore: Vec<crate::drift::IgnoreRule>,
 }
 
 /// Where the state lives, as the `[backend]` table declares it. Unset values take their

@@ -109,7 +109,14 @@ mod tests {
     use crate::config::SourceLoc;
 
     fn stack(backend: Option<BackendConfig>) -> Stack {
-        Stack { name: "platform".into(), env: "prod".into(), region: "eu-west-1".into(), resources: vec![], backend }
+        Stack {
+            name: "platform".into(),
+            env: "prod".into(),
+            region: "eu-west-1".into(),
+            resources: vec![],
+            backend,
+            drift_ignore: vec![],
+        }
     }
 
     fn s3_cfg() -> BackendConfig {
