@@ -25,9 +25,11 @@ start() {
   if [ -f "$run/$port.pid" ] && kill -0 "$(cat "$run/$port.pid")" 2>/dev/null; then
     echo "moto already running on 127.0.0.1:$port"; return 0
   fi
+  # moto's server with kprov's EKS extension (scripts/moto_ext; see docs/testing.md).
   # ACM certificates turn ISSUED after MOTO_ACM_VALIDATION_WAIT seconds (moto's default: 60).
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-1}" nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
-    >"$run/$port.log" 2>&1 &
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-1}" \
+    PYTHONPATH="$root/scripts/moto_ext" nohup "$venv/bin/python" -m kprov_moto_eks \
+    -H 127.0.0.1 -p "$port" >"$run/$port.log" 2>&1 &
   echo $! >"$run/$port.pid"
   for _ in $(seq 1 150); do
     if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then

@@ -11,6 +11,7 @@
 pub mod acm;
 pub mod ec2;
 pub mod ecr;
+pub mod eks;
 pub mod elbv2;
 pub mod error;
 pub mod iam;
@@ -57,6 +58,7 @@ fn retry_config() -> RetryConfig {
 pub fn registry(sdk: &SdkConfig) -> Registry {
     let mut reg = Registry::new();
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
+    eks::register(&mut reg, aws_sdk_eks::Client::new(sdk));
     iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
     kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
     logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));

@@ -22,6 +22,10 @@ pub(crate) struct RawPlan {
     pub resources: Vec<RawResource>,
     /// The `region` variable.
     pub region: String,
+    /// The `[backend]` table, if a base file has one (evaluated by `config::backend`).
+    pub backend: Option<Entry>,
+    /// The `[drift]` table, if a base file has one (evaluated by `config::drift`).
+    pub drift: Option<Entry>,
 }
 
 pub(crate) struct Variable {
@@ -42,7 +46,7 @@ pub(crate) struct RawResource {
     pub attrs: Vec<Entry>,
 }
 
-const SECTIONS: [&str; 4] = ["stack", "variables", "locals", "resource"];
+const SECTIONS: [&str; 6] = ["stack", "variables", "locals", "resource", "backend", "drift"];
 
 /// The base plan files (`plans/*.toml`) in sorted filename order.
 pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
@@ -121,6 +125,8 @@ struct Builder<'a> {
     variables: BTreeMap<String, (Variable, Span)>,
     locals: Vec<Entry>,
     resources: Vec<RawResource>,
+    backend: Option<Entry>,
+    drift: Option<Entry>,
 }
 
 impl<'a> Builder<'a> {
@@ -133,6 +139,8 @@ impl<'a> Builder<'a> {
             variables: BTreeMap::new(),
             locals: Vec::new(),
             resources: Vec::new(),
+            backend: None,
+            drift: None,
         }
     }
 
@@ -170,6 +178,26 @@ impl<'a> Builder<'a> {
                     }
                 }
                 "resource" => self.resource_section(section)?,
+                "backend" => {
+                    self.table(section, "[backend]")?;
+                    if let Some(first) = &self.backend {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[backend] is already defined at {first}")));
+                    }
+                    self.backend = Some(section.clone());
+                }
+                "drift" => {
+                    self.table(section, "[drift]")?;
+                    if let Some(first) = &self.drift {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[drift] is already defined at {first}")));
+                    }
+                    self.drift = Some(section.clone());
+                }
                 other => {
                     return Err(self.sources.error(
                         section.key_span,
@@ -343,6 +371,8 @@ impl<'a> Builder<'a> {
             locals: self.locals,
             resources,
             region,
+            backend: self.backend,
+            drift: self.drift,
         })
     }
 }

@@ -53,6 +53,9 @@ pub struct AttrSchema {
     pub force_new: bool,
     /// Never shown in plan output or logs, never written to state in clear.
     pub sensitive: bool,
+    /// A list whose order means nothing (AWS may return it in another order than it was
+    /// given): the diff compares it as a set.
+    pub unordered: bool,
     /// Value assumed when the plan does not set the attribute. Without a default, an unset
     /// optional attribute is not managed (whatever AWS has is accepted).
     pub default: Option<Value>,
@@ -73,6 +76,7 @@ impl AttrSchema {
             computed: false,
             force_new: false,
             sensitive: false,
+            unordered: false,
             default: None,
             normalize: None,
             doc: "",
@@ -96,6 +100,10 @@ impl AttrSchema {
     }
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    pub fn unordered(mut self) -> Self {
+        self.unordered = true;
         self
     }
     pub fn default(mut self, v: Value) -> Self {

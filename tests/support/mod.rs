@@ -28,11 +28,13 @@ pub fn moto_endpoint() -> &'static str {
         let bin = repo_root().join(".venv/bin/moto_server");
         assert!(bin.exists(), "moto is not installed: run `scripts/moto.sh install` (or use scripts/test.sh)");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // moto's server with kprov's EKS extension (scripts/moto_ext; see docs/testing.md).
         // The watchdog shell stops moto when this test process is gone.
         let script = format!(
-            "MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=1 '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
-            bin.display(),
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=1 PYTHONPATH='{}' '{}' -m kprov_moto_eks -H 127.0.0.1 -p {port} \
+             >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+            repo_root().join("scripts/moto_ext").display(),
+            repo_root().join(".venv/bin/python").display(),
             std::process::id()
         );
         // Not waited for on purpose: the watchdog outlives this process by design.
