@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{assert_invalid, attr, s, unique, Env};
 
-const REGION: &str = "eu-south-1";
+const REGION: &str = "il-central-1";
 
 async fn repo(ecr: &aws_sdk_ecr::Client, name: &str) -> Option<aws_sdk_ecr::types::Repository> {
     let out = ecr.describe_repositories().repository_names(name).send().await;
@@ -98,7 +98,7 @@ async fn ecr_repository_invalid_input_is_refused_before_any_call() {
     let cases = [
         (json!({"name": "Upper/Case"}), "repository name"),
         (json!({"name": name, "image_tag_mutability": "SOMETIMES"}), "image_tag_mutability"),
-        (json!({"name": name, "kms_key": "arn:aws:kms:eu-south-1:123456789012:key/x"}), "encryption_type"),
+        (json!({"name": name, "kms_key": "arn:aws:kms:il-central-1:123456789012:key/x"}), "encryption_type"),
         (json!({"name": name, "tags": {"kprov:stack": "x"}}), "reserved"),
     ];
     for (attrs, needle) in cases {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{assert_invalid, unique, Env};
 
-const REGION: &str = "ap-northeast-3";
+const REGION: &str = "me-central-1";
 const ROLE: &str = "arn:aws:iam::123456789012:role/flow-logs";
 
 fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> HashMap<String, String> {
@@ -68,7 +68,7 @@ async fn ec2_flow_log_invalid_input_is_refused_before_any_call() {
         (json!({"vpc_id": vpc, "iam_role_arn": ROLE}), "log_group_name or log_destination"),
         (
             json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g",
-                   "log_destination": "arn:aws:logs:ap-northeast-3:123456789012:log-group:/g"}),
+                   "log_destination": "arn:aws:logs:me-central-1:123456789012:log-group:/g"}),
             "not both",
         ),
         (json!({"vpc_id": vpc, "log_destination_type": "s3", "log_group_name": "/g"}), "log_destination"),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{assert_invalid, attr, s, unique, Env};
 
-const REGION: &str = "ap-south-1";
+const REGION: &str = "ap-southeast-3";
 /// moto's default account.
 const ROOT: &str = "arn:aws:iam::123456789012:root";
 

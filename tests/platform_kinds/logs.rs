@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{assert_invalid, attr, s, unique, Env};
 
-const REGION: &str = "ap-northeast-2";
+const REGION: &str = "ap-east-1";
 
 async fn group(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<aws_sdk_cloudwatchlogs::types::LogGroup> {
     let out = logs.describe_log_groups().log_group_name_prefix(name).send().await.expect("DescribeLogGroups");

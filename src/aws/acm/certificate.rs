@@ -56,7 +56,7 @@ impl Certificate {
                 .force_new()
                 .normalize(|v| v.as_str().map(|s| json!(bare_zone_id(s))).unwrap_or_else(|| v.clone()))
                 .doc("Route53 zone for the validation records; when set, create waits until ISSUED."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("status", AttrType::String),
         ]);

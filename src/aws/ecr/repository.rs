@@ -48,7 +48,7 @@ impl Repository {
             AttrSchema::optional("force_delete", AttrType::Bool)
                 .default(json!(false))
                 .doc("Delete the repository even when it still holds images."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("registry_id", AttrType::String),
             AttrSchema::computed("repository_url", AttrType::String),

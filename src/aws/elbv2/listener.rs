@@ -35,7 +35,7 @@ impl Listener {
             AttrSchema::optional("certificate_arn", AttrType::String).doc("ACM certificate; required for HTTPS."),
             AttrSchema::optional("ssl_policy", AttrType::String).doc("HTTPS only; AWS's default when unset."),
             AttrSchema::required("default_action", AttrType::Any).normalize(action::canonical),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         Listener { client, schema }

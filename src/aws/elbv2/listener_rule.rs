@@ -30,7 +30,7 @@ impl ListenerRule {
                 .normalize(action::canonical_conditions)
                 .doc("List of { field = \"path-pattern\" | \"host-header\", values = [...] }."),
             AttrSchema::required("action", AttrType::Any).normalize(action::canonical),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         ListenerRule { client, schema }

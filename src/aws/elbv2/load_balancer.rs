@@ -50,7 +50,7 @@ impl LoadBalancer {
             shared::set_attr("security_groups"),
             AttrSchema::optional("ip_address_type", AttrType::String).default(json!("ipv4")),
             AttrSchema::optional("deletion_protection", AttrType::Bool).default(json!(false)),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("dns_name", AttrType::String),
             AttrSchema::computed("zone_id", AttrType::String).doc("Canonical hosted zone id, for Route53 aliases."),

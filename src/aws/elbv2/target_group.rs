@@ -53,7 +53,7 @@ impl TargetGroup {
         for (name, int) in HEALTH {
             attrs.push(AttrSchema::optional(name, if *int { AttrType::Int } else { AttrType::String }));
         }
-        attrs.push(crate::aws::ec2::common::tags_attr());
+        attrs.push(shared::tags_attr());
         attrs.push(AttrSchema::computed("arn", AttrType::String));
         attrs.push(AttrSchema::computed("arn_suffix", AttrType::String));
         TargetGroup { client, schema: Schema::new(attrs) }

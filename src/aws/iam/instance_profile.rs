@@ -25,7 +25,7 @@ impl InstanceProfile {
             AttrSchema::required("name", AttrType::String).force_new(),
             AttrSchema::optional("path", AttrType::String).default(json!("/")).force_new(),
             AttrSchema::optional("role", AttrType::String).doc("Name of the role the profile carries."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("unique_id", AttrType::String),
         ]);

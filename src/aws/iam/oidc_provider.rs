@@ -33,7 +33,7 @@ impl OidcProvider {
             shared::set_attr("thumbprint_list")
                 .normalize(thumbprints)
                 .doc("SHA-1 thumbprints (40 hex digits) of the issuer's certificate chain."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         OidcProvider { client, schema }

@@ -52,7 +52,7 @@ impl Role {
             shared::set_attr("managed_policy_arns").doc("ARNs of managed policies attached to the role."),
             AttrSchema::optional("max_session_duration", AttrType::Int).default(json!(SESSION_MIN)),
             AttrSchema::optional("description", AttrType::String).default(json!("")),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("unique_id", AttrType::String),
         ]);

@@ -49,7 +49,7 @@ impl Key {
             AttrSchema::optional("policy", AttrType::Any)
                 .normalize(document::normalize)
                 .doc("Key policy; when unset, KMS's default policy (the account's root) is kept."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("key_id", AttrType::String),
         ]);

@@ -38,7 +38,7 @@ impl LogGroup {
                 .default(json!(0))
                 .doc("Days to keep events; 0 = never expire."),
             AttrSchema::optional("kms_key_id", AttrType::String).doc("ARN of the KMS key encrypting the group."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         LogGroup { client, schema }

@@ -44,7 +44,7 @@ impl Zone {
             AttrSchema::optional("force_destroy", AttrType::Bool)
                 .default(json!(false))
                 .doc("Delete the zone's records along with it."),
-            crate::aws::ec2::common::tags_attr(),
+            shared::tags_attr(),
             AttrSchema::computed("name_servers", AttrType::StringList),
             AttrSchema::computed("arn", AttrType::String),
         ]);
