@@ -9,14 +9,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 run="$root/.moto"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+# The reference Prometheus text parser, used by the drift tests to check kprov's exposition.
+PROM_CLIENT_VERSION="0.21.1"
 cmd="${1:-}"; port="${2:-${MOTO_PORT:-5000}}"
 
 install() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto, prometheus_client, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
     return 0
   fi
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    "prometheus_client==$PROM_CLIENT_VERSION"
 }
 
 start() {
