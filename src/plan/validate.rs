@@ -9,8 +9,13 @@
 //! - after the refresh, against what actually exists (someone may have upgraded a cluster
 //!   outside kprov since the state was written).
 //!
+//! Before the kinds, [`network`] checks what no single kind can see: subnet CIDRs against their
+//! VPC's and against each other.
+//!
 //! Desired attributes are the declaration's (schema defaults applied) with references resolved
 //! through `lookup`; values not known yet are left out, and kinds only check what is present.
+
+mod network;
 
 use super::diff::desired_with_defaults;
 use super::PlanError;
@@ -25,6 +30,11 @@ pub type Prior<'a> = dyn Fn(&Address) -> Option<&'a Attrs> + 'a;
 /// Run every declared resource's kind-specific validation; the first failure is returned with
 /// the resource's address and location.
 pub fn check(stack: &Stack, registry: &Registry, lookup: &Lookup<'_>, prior: &Prior<'_>) -> Result<(), PlanError> {
+    network::check(stack).map_err(|p| PlanError::Invalid {
+        loc: p.decl.loc.clone(),
+        address: p.decl.address.clone(),
+        message: p.message,
+    })?;
     for decl in &stack.resources {
         let Some(kind) = registry.get(&decl.address.kind) else { continue };
         let desired: Attrs = desired_with_defaults(decl, kind.schema())
