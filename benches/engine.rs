@@ -117,11 +117,15 @@ fn measure<T>(name: &'static str, f: impl FnOnce() -> T) -> (T, Phase) {
 /// A backend that keeps nothing: the engine's own cost, without state persistence.
 struct MemoryBackend;
 
+#[async_trait::async_trait]
 impl Backend for MemoryBackend {
-    fn load(&self) -> Result<Option<State>, kprov::state::StateError> {
+    async fn load(&self) -> Result<Option<State>, kprov::state::StateError> {
         Ok(None)
     }
-    fn save(&self, _state: &State) -> Result<(), kprov::state::StateError> {
+    async fn save(&self, _state: &State) -> Result<(), kprov::state::StateError> {
+        Ok(())
+    }
+    async fn import(&self, _state: &State) -> Result<(), kprov::state::StateError> {
         Ok(())
     }
     fn describe(&self) -> String {

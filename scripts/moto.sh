@@ -9,14 +9,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 run="$root/.moto"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+# The reference Prometheus text parser, used by the drift tests to check kprov's exposition.
+PROM_CLIENT_VERSION="0.21.1"
 cmd="${1:-}"; port="${2:-${MOTO_PORT:-5000}}"
 
 install() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c "import moto, prometheus_client, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
     return 0
   fi
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    "prometheus_client==$PROM_CLIENT_VERSION"
 }
 
 start() {
@@ -25,8 +28,11 @@ start() {
   if [ -f "$run/$port.pid" ] && kill -0 "$(cat "$run/$port.pid")" 2>/dev/null; then
     echo "moto already running on 127.0.0.1:$port"; return 0
   fi
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
-    >"$run/$port.log" 2>&1 &
+  # moto's server with kprov's EKS extension (scripts/moto_ext; see docs/testing.md).
+  # ACM certificates turn ISSUED after MOTO_ACM_VALIDATION_WAIT seconds (moto's default: 60).
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-1}" \
+    PYTHONPATH="$root/scripts/moto_ext" nohup "$venv/bin/python" -m kprov_moto_eks \
+    -H 127.0.0.1 -p "$port" >"$run/$port.log" 2>&1 &
   echo $! >"$run/$port.pid"
   for _ in $(seq 1 150); do
     if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then

@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod plan;

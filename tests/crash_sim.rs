@@ -79,7 +79,6 @@ async fn run_until_killed(
         _ = process.died.notified() => {}
         _ = engine::run(&plan, reg, state, backend, tx, opts) => {}
     }
-    mortal.settle().await;
     // The process is gone: the cloud answers the next run normally.
     cloud.set_gate(Arc::new(|| true));
     (process.steps(), process.is_dead())

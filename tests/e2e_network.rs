@@ -35,7 +35,9 @@ async fn dev_network_apply_verify_change_and_destroy() {
         .assert()
         .code(2)
         .stdout(contains("+ ec2_vpc.main will be created"))
-        .stdout(contains("(known after apply)"));
+        .stdout(contains("(known after apply)"))
+        // Cost: one NAT gateway ($0.045/h) and its public IPv4 address ($0.005/h), 730 h.
+        .stdout(contains("Total: $0.00 -> $36.50 per month (+$36.50)"));
 
     // No terminal, no --auto-approve: refused, nothing created.
     support::kprov(root).args(["apply", "--env", "dev"]).assert().code(1).stderr(contains("--auto-approve"));

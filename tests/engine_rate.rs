@@ -12,7 +12,6 @@ use kprov::engine::{self, Model, RateLimiter};
 use kprov::plan;
 use kprov::resource::sim::{SimCloud, SimKind};
 use kprov::resource::Cx;
-use kprov::state::Backend;
 
 fn rules(n: usize) -> Vec<kprov::config::ResourceDecl> {
     let mut decls = vec![decl("ec2_security_group.main", &[])];
@@ -196,7 +195,7 @@ async fn the_reference_plans_run_on_kinds_that_mimic_the_real_ones() {
     // Converged: a second plan changes nothing.
     let state = b.load().unwrap();
     let again = plan::make(&s, &reg, state.as_ref(), &Cx::new(owner()), false).await.unwrap();
-    assert!(!again.has_changes(), "{}", again.summary());
+    assert!(!again.has_changes(), "{}\n{}", again.summary(), kprov::plan::render::text(&again));
     assert!(run(&s, &reg, b.clone(), 10, true).await.0.ok());
     assert!(cloud.resources().is_empty());
     assert_eq!(cloud.calls().iter().filter(|c| c.throttled).count(), 0);

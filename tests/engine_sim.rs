@@ -31,7 +31,14 @@ fn lit(v: serde_json::Value) -> Tmpl {
 }
 
 fn stack(resources: Vec<ResourceDecl>) -> Stack {
-    Stack { name: "sim".into(), env: "test".into(), region: "sim-1".into(), resources }
+    Stack {
+        name: "sim".into(),
+        env: "test".into(),
+        region: "sim-1".into(),
+        resources,
+        backend: None,
+        drift_ignore: vec![],
+    }
 }
 
 fn owner() -> Owner {

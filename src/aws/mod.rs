@@ -12,9 +12,18 @@
 //! client: per-service token buckets, the throttling retry and per-service call statistics,
 //! shared by all clients made from one configuration.
 
+pub mod acm;
 pub mod ec2;
+pub mod ecr;
+pub mod eks;
+pub mod elbv2;
 pub mod error;
+pub mod iam;
+pub mod kms;
 pub mod limits;
+pub mod logs;
+pub mod route53;
+pub mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +73,16 @@ fn retry_config() -> RetryConfig {
 pub fn registry(sdk: &SdkConfig) -> Registry {
     let mut reg = Registry::new();
     ec2::register(&mut reg, aws_sdk_ec2::Client::new(sdk));
+    eks::register(&mut reg, aws_sdk_eks::Client::new(sdk));
+    iam::register(&mut reg, aws_sdk_iam::Client::new(sdk));
+    kms::register(&mut reg, aws_sdk_kms::Client::new(sdk));
+    logs::register(&mut reg, aws_sdk_cloudwatchlogs::Client::new(sdk));
+    ecr::register(&mut reg, aws_sdk_ecr::Client::new(sdk));
+    elbv2::register(&mut reg, aws_sdk_elasticloadbalancingv2::Client::new(sdk));
+    // Route53 and ACM share the DNS client and its per-zone change locks.
+    let dns = route53::Dns::new(aws_sdk_route53::Client::new(sdk));
+    route53::register(&mut reg, dns.clone());
+    acm::register(&mut reg, aws_sdk_acm::Client::new(sdk), dns);
     reg
 }
 
@@ -95,6 +114,36 @@ mod tests {
             "ec2_security_group_rule",
         ] {
             assert!(names.contains(&kind), "{kind} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn offline_registry_has_the_platform_kinds() {
+        let reg = offline_registry();
+        for kind in [
+            "iam_role",
+            "iam_instance_profile",
+            "iam_oidc_provider",
+            "kms_key",
+            "kms_alias",
+            "logs_log_group",
+            "ec2_flow_log",
+            "ecr_repository",
+            "elbv2_load_balancer",
+            "elbv2_target_group",
+            "elbv2_listener",
+            "elbv2_listener_rule",
+            "route53_zone",
+            "route53_record",
+            "acm_certificate",
+        ] {
+            let k = reg.get(kind).unwrap_or_else(|| panic!("{kind} missing"));
+            // Every schema default must have the attribute's own type.
+            for a in &k.schema().attrs {
+                if let Some(d) = &a.default {
+                    assert!(a.ty.accepts(d), "{kind}.{}: default {d} is not {}", a.name, a.ty.describe());
+                }
+            }
         }
     }
 

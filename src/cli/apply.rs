@@ -28,20 +28,30 @@ pub struct DestroyArgs {
 }
 
 pub async fn run_apply(g: &Global, a: ApplyArgs) -> Result<Outcome, CliError> {
-    let ctx = Context::load(g).await?;
-    let state = ctx.backend.load()?;
+    let ctx = Context::load_locked(g, "apply").await?;
+    let result = apply(g, &ctx, a).await;
+    ctx.finish(result).await
+}
+
+async fn apply(g: &Global, ctx: &Context, a: ApplyArgs) -> Result<Outcome, CliError> {
+    let state = ctx.backend.load().await?;
     let plan = match &a.planfile {
-        Some(path) => load_saved(path, &ctx, state.as_ref())?,
+        Some(path) => load_saved(path, ctx, state.as_ref())?,
         None => plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), false).await?,
     };
-    execute(g, &ctx, plan, state, &a.run, "apply").await
+    execute(g, ctx, plan, state, &a.run, "apply").await
 }
 
 pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError> {
-    let ctx = Context::load(g).await?;
-    let state = ctx.backend.load()?;
+    let ctx = Context::load_locked(g, "destroy").await?;
+    let result = destroy(g, &ctx, a).await;
+    ctx.finish(result).await
+}
+
+async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, CliError> {
+    let state = ctx.backend.load().await?;
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), true).await?;
-    execute(g, &ctx, plan, state, &a.run, "destroy").await
+    execute(g, ctx, plan, state, &a.run, "destroy").await
 }
 
 fn load_saved(path: &PathBuf, ctx: &Context, state: Option<&State>) -> Result<Plan, CliError> {
@@ -89,7 +99,7 @@ async fn execute(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ui = tokio::spawn(crate::ui::render(rx, run.progress));
     let state = state.unwrap_or_else(|| State::new(&ctx.stack.name, &ctx.stack.env));
-    let opts = RunOptions { owner: ctx.owner(), parallelism: run.parallelism as usize, cancel: cancel.clone() };
+    let opts = RunOptions { owner: ctx.owner(), parallelism: run.parallelism as usize, cancel: ctx.run_token(&cancel) };
     // The fastest this plan can go under typical AWS durations, for the summary.
     let critical = engine::critical_path(&plan, &ctx.model.durations).ok();
     let report = engine::run(&plan, &ctx.registry, state, Arc::clone(&ctx.backend), tx, opts).await?;

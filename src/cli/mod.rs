@@ -2,9 +2,11 @@
 //! codes; everything a command needs is set up in [`context`].
 
 pub mod apply;
+pub mod backend;
 pub mod context;
 pub mod graph;
 pub mod plan;
+pub mod state;
 
 use std::path::PathBuf;
 
@@ -38,6 +40,8 @@ pub struct Global {
     /// Override the built-in AWS rate limits (a TOML file, see docs/performance.md)
     #[arg(long, global = true, env = "KPROV_RATE_LIMITS")]
     pub rate_limits: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: backend::BackendArgs,
 }
 
 #[derive(Debug, clap::Args, Clone)]
@@ -63,6 +67,10 @@ pub enum Command {
     Destroy(apply::DestroyArgs),
     /// Print the dependency graph
     Graph(graph::GraphArgs),
+    /// Inspect, move and set up the state (bootstrap, list, show, pull, migrate)
+    State(state::StateArgs),
+    /// Remove a state lock whose holder is gone (needs the holder's lock id)
+    ForceUnlock(state::ForceUnlockArgs),
 }
 
 /// What a command ended with; `main` turns it into an exit code.
@@ -80,6 +88,8 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Apply(a) => apply::run_apply(&cli.global, a).await,
         Command::Destroy(a) => apply::run_destroy(&cli.global, a).await,
         Command::Graph(a) => graph::run(&cli.global, a).await,
+        Command::State(a) => state::run(&cli.global, a).await,
+        Command::ForceUnlock(a) => state::force_unlock(&cli.global, a).await,
     }
 }
 
@@ -98,6 +108,10 @@ pub enum CliError {
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     Model(#[from] crate::engine::model::ModelError),
+    #[error(transparent)]
+    Lock(#[from] crate::state::lock::LockError),
+    #[error(transparent)]
+    Bootstrap(#[from] crate::state::bootstrap::BootstrapError),
     #[error("{0}")]
     Refused(String),
     #[error("{path}: {message}")]

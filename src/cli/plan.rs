@@ -24,7 +24,7 @@ pub struct PlanArgs {
 
 pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
     let ctx = Context::load(g).await?;
-    let state = ctx.backend.load()?;
+    let state = ctx.backend.load().await?;
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), a.destroy).await?;
     if a.json {
         println!("{}", render::json(&plan));

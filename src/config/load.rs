@@ -22,6 +22,10 @@ pub(crate) struct RawPlan {
     pub resources: Vec<RawResource>,
     /// The `region` variable.
     pub region: String,
+    /// The `[backend]` table, if a base file has one (evaluated by `config::backend`).
+    pub backend: Option<Entry>,
+    /// The `[drift]` table, if a base file has one (evaluated by `config::drift`).
+    pub drift: Option<Entry>,
 }
 
 pub(crate) struct Variable {
@@ -42,7 +46,7 @@ pub(crate) struct RawResource {
     pub attrs: Vec<Entry>,
 }
 
-const SECTIONS: [&str; 4] = ["stack", "variables", "locals", "resource"];
+const SECTIONS: [&str; 6] = ["stack", "variables", "locals", "resource", "backend", "drift"];
 
 /// The base plan files (`plans/*.toml`) in sorted filename order.
 pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
@@ -124,6 +128,8 @@ struct Builder<'a> {
     /// (kind, name) → index in `resources`, for the duplicate check (a linear search made
     /// loading quadratic in the number of resources).
     declared: std::collections::HashMap<(String, String), usize>,
+    backend: Option<Entry>,
+    drift: Option<Entry>,
 }
 
 impl<'a> Builder<'a> {
@@ -137,6 +143,8 @@ impl<'a> Builder<'a> {
             locals: Vec::new(),
             resources: Vec::new(),
             declared: std::collections::HashMap::new(),
+            backend: None,
+            drift: None,
         }
     }
 
@@ -174,6 +182,26 @@ impl<'a> Builder<'a> {
                     }
                 }
                 "resource" => self.resource_section(section)?,
+                "backend" => {
+                    self.table(section, "[backend]")?;
+                    if let Some(first) = &self.backend {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[backend] is already defined at {first}")));
+                    }
+                    self.backend = Some(section.clone());
+                }
+                "drift" => {
+                    self.table(section, "[drift]")?;
+                    if let Some(first) = &self.drift {
+                        let first = self.sources.loc(first.value.span);
+                        return Err(self
+                            .sources
+                            .error(section.value.span, format!("[drift] is already defined at {first}")));
+                    }
+                    self.drift = Some(section.clone());
+                }
                 other => {
                     return Err(self.sources.error(
                         section.key_span,
@@ -349,6 +377,8 @@ impl<'a> Builder<'a> {
             locals: self.locals,
             resources,
             region,
+            backend: self.backend,
+            drift: self.drift,
         })
     }
 }

@@ -12,11 +12,15 @@
 //!    to other resources become [`Tmpl::Ref`]. Locals and `for_each` keys are evaluated lazily.
 //! 3. [`expand`] turns each resource table into one [`ResourceDecl`] per instance, checks it
 //!    against the kind's schema ([`validate`]) and merges `default_tags`.
+//! 4. [`backend`] evaluates the optional `[backend]` table (where the state lives) into a
+//!    [`BackendConfig`].
 //!
 //! Every error is a [`ConfigError`] whose message starts with `path:line:col: ` ([`diag`]).
 //! Dependency cycles are not detected here but by the graph module, using [`ResourceDecl::loc`].
 
+pub mod backend;
 mod diag;
+mod drift;
 mod eval;
 mod expand;
 mod expr;
@@ -34,7 +38,7 @@ mod tests;
 use std::path::Path;
 
 pub use diag::{ConfigError, Located};
-pub use model::{ResourceDecl, SourceLoc, Stack, Tmpl};
+pub use model::{BackendConfig, BackendKind, ResourceDecl, SourceLoc, Stack, Tmpl};
 
 use crate::resource::Registry;
 
@@ -46,7 +50,22 @@ pub fn load(plans_dir: &Path, env: &str, registry: &Registry) -> Result<Stack, C
     ev.check_locals()?;
     let default_tags = expand::default_tags(&sources, &mut ev, &plan)?;
     let resources = expand::expand(&sources, registry, &mut ev, &plan, &default_tags)?;
-    Ok(Stack { name: plan.stack_name.clone(), env: env.to_string(), region: plan.region.clone(), resources })
+    let backend = match &plan.backend {
+        Some(table) => Some(backend::evaluate(&sources, &mut ev, table)?),
+        None => None,
+    };
+    let drift_ignore = match &plan.drift {
+        Some(table) => drift::evaluate(&sources, registry, table)?,
+        None => Vec::new(),
+    };
+    Ok(Stack {
+        name: plan.stack_name.clone(),
+        env: env.to_string(),
+        region: plan.region.clone(),
+        resources,
+        backend,
+        drift_ignore,
+    })
 }
 
 /// The environments defined in `plans_dir`: the names of `plans/env/*.toml`, sorted.

@@ -33,6 +33,55 @@ pub struct Stack {
     pub region: String,
     /// In file order, then declaration order; instances of a repeated resource sorted by key.
     pub resources: Vec<ResourceDecl>,
+    /// The `[backend]` table; `None` means the local default (`state/<env>.json`).
+    pub backend: Option<BackendConfig>,
+    /// `[drift] ignore` rules.
+    pub drift_ignore: Vec<crate::drift::IgnoreRule>,
+}
+
+/// Where the state lives, as the `[backend]` table declares it. Unset values take their
+/// defaults (and command-line overrides) in `state::spec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    /// S3 only: the bucket holding the state object.
+    pub bucket: Option<String>,
+    /// S3 only: the object key, `${stack.env}` etc. already substituted.
+    pub key: Option<String>,
+    /// S3 only: the region of the bucket and the lock table (default: the stack's region).
+    pub region: Option<String>,
+    /// S3 only: the DynamoDB lock table.
+    pub lock_table: Option<String>,
+    /// How long a lock lease lasts without a heartbeat.
+    pub lock_lease: Option<std::time::Duration>,
+    /// Where the `[backend]` table is.
+    pub loc: SourceLoc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Local,
+    S3,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(BackendKind::Local),
+            "s3" => Ok(BackendKind::S3),
+            other => Err(format!("unknown backend type `{other}`; expected `local` or `s3`")),
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Local => "local",
+            BackendKind::S3 => "s3",
+        })
+    }
 }
 
 /// One resource instance as declared.

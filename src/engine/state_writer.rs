@@ -71,21 +71,18 @@ pub fn spawn(
                 Err("an earlier state write failed".to_string())
             } else {
                 state.serial += 1;
-                let b = backend.clone();
-                let snapshot = state.clone();
-                // Writing is blocking file/network I/O: keep it off the async workers.
-                match tokio::task::spawn_blocking(move || b.save(&snapshot)).await {
-                    Ok(Ok(())) => {
+                // Backends are async (the local one does its file I/O on the blocking pool).
+                match backend.save(&state).await {
+                    Ok(()) => {
                         let _ = events.send(Event::StateSaved { serial: state.serial });
                         Ok(())
                     }
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         state.serial -= 1;
                         let msg = e.to_string();
                         failed = Some(e);
                         Err(msg)
                     }
-                    Err(join) => Err(format!("state writer crashed: {join}")),
                 }
             };
             for a in acks {

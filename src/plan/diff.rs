@@ -54,16 +54,36 @@ pub fn attr_changes(
             continue;
         }
         let before = prior.and_then(|p| p.get(name)).cloned();
+        let want = want.as_ref().map(|v| a.canonical(v));
         let after = match want {
-            Some(v) if before.as_ref() == Some(v) => continue,
+            Some(v) if before.as_ref() == Some(&v) => continue,
+            Some(v) if a.unordered && before.as_ref().is_some_and(|b| same_elements(b, &v)) => continue,
             // An empty list/map and an absent attribute mean the same to AWS.
-            Some(v) if before.is_none() && is_empty(v) && prior.is_some() => continue,
-            Some(v) => After::Known(v.clone()),
+            Some(v) if before.is_none() && is_empty(&v) && prior.is_some() => continue,
+            Some(v) => After::Known(v),
             None => After::Unknown,
         };
         changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive: a.sensitive });
     }
     changes
+}
+
+/// Two lists holding the same elements, in any order (for `unordered` attributes). Elements are
+/// compared with `Value`'s own equality, which ignores the key order of objects (serde_json's
+/// `preserve_order` is on, so their text forms would not).
+pub fn same_elements(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_array(), b.as_array()) else { return false };
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| match (0..b.len()).find(|&i| !used[i] && &b[i] == x) {
+        Some(i) => {
+            used[i] = true;
+            true
+        }
+        None => false,
+    })
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -242,5 +262,39 @@ pub fn destroy_plan(stack: &Stack, state: Option<&State>, refreshed: &Refreshed)
         state_lineage: state.map(|s| s.lineage.clone()),
         state_serial: state.map(|s| s.serial).unwrap_or(0),
         changes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{AttrSchema, AttrType};
+    use serde_json::json;
+
+    #[test]
+    fn unordered_lists_compare_as_sets() {
+        let schema = Schema::new(vec![
+            AttrSchema::optional("set", AttrType::StringList).unordered(),
+            AttrSchema::optional("list", AttrType::StringList),
+        ]);
+        let prior: Attrs = serde_json::from_value(json!({"set": ["a", "b"], "list": ["a", "b"]})).unwrap();
+        let desired = BTreeMap::from([
+            ("set".to_string(), Some(json!(["b", "a"]))),
+            ("list".to_string(), Some(json!(["b", "a"]))),
+        ]);
+        let changes = attr_changes(&schema, &desired, Some(&prior));
+        assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["list"]);
+        let desired = BTreeMap::from([("set".to_string(), Some(json!(["a", "c"])))]);
+        assert_eq!(attr_changes(&schema, &desired, Some(&prior)).len(), 1);
+        // Tables inside: key order does not matter, duplicates count.
+        let mut t1 = serde_json::Map::new();
+        t1.insert("key".into(), json!("k"));
+        t1.insert("effect".into(), json!("NO_SCHEDULE"));
+        let mut t2 = serde_json::Map::new();
+        t2.insert("effect".into(), json!("NO_SCHEDULE"));
+        t2.insert("key".into(), json!("k"));
+        let (t1, t2) = (Value::Object(t1), Value::Object(t2));
+        assert!(same_elements(&json!([t1.clone(), "x"]), &json!(["x", t2.clone()])));
+        assert!(!same_elements(&json!([t1.clone(), t1.clone()]), &json!([t2, "x"])));
     }
 }

@@ -5,9 +5,11 @@
 //! as text or JSON. A plan is a plain serializable value: `plan --out` saves it and `apply PLAN`
 //! runs exactly it, refusing when the state moved on since it was made.
 
+pub mod cost;
 pub mod diff;
 pub mod refresh;
 pub mod render;
+pub mod validate;
 
 use std::collections::BTreeMap;
 
@@ -157,6 +159,9 @@ pub enum PlanError {
     Graph(#[from] crate::graph::GraphError),
     #[error(transparent)]
     Refresh(#[from] RefreshError),
+    /// A kind's own validation refused the declared resource (see [`validate`]).
+    #[error("{loc}: {address}: {message}")]
+    Invalid { loc: crate::config::SourceLoc, address: Address, message: String },
 }
 
 /// Build the graph, refresh what the state records, and diff: the whole of `kprov plan`.
@@ -169,10 +174,35 @@ pub async fn make(
 ) -> Result<Plan, PlanError> {
     let graph = crate::graph::ResourceGraph::build(stack)?;
     let empty = crate::state::State::new(&stack.name, &stack.env);
-    let refreshed = refresh(registry, cx, state.unwrap_or(&empty)).await?;
+    let state_or_empty = state.unwrap_or(&empty);
+    if !destroy {
+        // Before any AWS call: against what the state records.
+        let recorded = |a: &Address| state_or_empty.resources.get(&a.to_string());
+        let lookup = |a: &Address, attr: &str| {
+            let r = recorded(a)?;
+            if attr == "id" {
+                r.id.clone().map(Value::String)
+            } else {
+                r.attributes.get(attr).cloned()
+            }
+        };
+        validate::check(stack, registry, &lookup, &|a| recorded(a).filter(|r| r.id.is_some()).map(|r| &r.attributes))?;
+    }
+    let refreshed = refresh(registry, cx, state_or_empty).await?;
     if destroy {
         return Ok(destroy_plan(stack, state, &refreshed));
     }
+    // Again against what exists now (it may have changed outside kprov).
+    let observed = |a: &Address| refreshed.observed.get(&a.to_string());
+    let lookup = |a: &Address, attr: &str| {
+        let o = observed(a)?;
+        if attr == "id" {
+            Some(Value::String(o.id.clone()))
+        } else {
+            o.attrs.get(attr).cloned()
+        }
+    };
+    validate::check(stack, registry, &lookup, &|a| observed(a).map(|o| &o.attrs))?;
     let order = graph.apply_order();
     Ok(diff(DiffInput { stack, registry, state, refreshed: &refreshed, order: &order }))
 }

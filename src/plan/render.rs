@@ -59,6 +59,40 @@ pub fn text(plan: &Plan) -> String {
         out.push_str("  No changes. The infrastructure matches the plans.\n");
     }
     out.push_str(&format!("\nPlan: {}.\n", plan.summary()));
+    out.push_str(&cost_text(&super::cost::estimate(plan)));
+    out
+}
+
+fn usd(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+/// Per-resource monthly cost and the total before and after the plan.
+fn cost_text(est: &super::cost::CostEstimate) -> String {
+    if est.resources.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nEstimated monthly cost (fixed charges):\n");
+    let width = est.resources.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (addr, (b, a)) in &est.resources {
+        let line = if (b - a).abs() < 0.005 { usd(*a) } else { format!("{} -> {}", usd(*b), usd(*a)) };
+        out.push_str(&format!("  {addr:width$}  {line}\n"));
+    }
+    let delta = est.after - est.before;
+    out.push_str(&format!(
+        "  Total: {} -> {} per month ({}{}).\n",
+        usd(est.before),
+        usd(est.after),
+        if delta >= 0.0 { "+" } else { "-" },
+        usd(delta.abs())
+    ));
+    for u in &est.unpriced {
+        out.push_str(&format!("  {u}: instance type not in the price table, not estimated.\n"));
+    }
+    out.push_str(&format!(
+        "  Usage-based charges (data processing, LCUs, log ingestion) are not included. Prices: {} ({}).\n",
+        est.source, est.date
+    ));
     out
 }
 
@@ -73,6 +107,6 @@ pub fn json(plan: &Plan) -> String {
             }
         }
     }
-    let doc = serde_json::json!({ "summary": plan.summary(), "plan": redacted });
+    let doc = serde_json::json!({ "summary": plan.summary(), "cost": super::cost::estimate(plan), "plan": redacted });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

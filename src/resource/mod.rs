@@ -110,6 +110,17 @@ pub trait ResourceKind: Send + Sync + 'static {
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError>;
     /// Delete; a resource that is already gone is success.
     async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError>;
+    /// Check a resource's desired attributes before any AWS call: values the schema's types
+    /// cannot express (an instance type family, an AMI type that does not fit it) and, when
+    /// `prior` (the attributes the resource has now) is given, whether the change is possible
+    /// at all (an EKS version that skips a minor version). `desired` holds the attributes known
+    /// at plan time, schema defaults included; values known only after apply are absent.
+    /// The message names the attribute, what is wrong and what is allowed; the plan stage adds
+    /// the resource's address and location. Default: nothing to check.
+    fn validate(&self, desired: &Attrs, prior: Option<&Attrs>) -> Result<(), String> {
+        let _ = (desired, prior);
+        Ok(())
+    }
     /// Resources carrying this stack's ownership tags (`kprov:stack` and `kprov:env` equal to
     /// `cx.owner`), for adoption after a crash and orphan detection. Kinds that cannot be tagged
     /// find themselves by their natural key instead, or return an empty list.

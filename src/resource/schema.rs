@@ -53,9 +53,17 @@ pub struct AttrSchema {
     pub force_new: bool,
     /// Never shown in plan output or logs, never written to state in clear.
     pub sensitive: bool,
+    /// A list whose order means nothing (AWS may return it in another order than it was
+    /// given): the diff compares it as a set.
+    pub unordered: bool,
     /// Value assumed when the plan does not set the attribute. Without a default, an unset
     /// optional attribute is not managed (whatever AWS has is accepted).
     pub default: Option<Value>,
+    /// The canonical form of a value, when several spellings mean the same to AWS (a policy
+    /// document as a table or as JSON text, in any key order; a list with set semantics). The
+    /// diff compares `normalize(desired)` with what the kind reads back, which the kind puts
+    /// in the same form.
+    pub normalize: Option<fn(&Value) -> Value>,
     pub doc: &'static str,
 }
 
@@ -68,7 +76,9 @@ impl AttrSchema {
             computed: false,
             force_new: false,
             sensitive: false,
+            unordered: false,
             default: None,
+            normalize: None,
             doc: "",
         }
     }
@@ -92,9 +102,21 @@ impl AttrSchema {
         self.sensitive = true;
         self
     }
+    pub fn unordered(mut self) -> Self {
+        self.unordered = true;
+        self
+    }
     pub fn default(mut self, v: Value) -> Self {
         self.default = Some(v);
         self
+    }
+    pub fn normalize(mut self, f: fn(&Value) -> Value) -> Self {
+        self.normalize = Some(f);
+        self
+    }
+    /// `v` in canonical form (see [`AttrSchema::normalize`]).
+    pub fn canonical(&self, v: &Value) -> Value {
+        self.normalize.map_or_else(|| v.clone(), |f| f(v))
     }
     pub fn doc(mut self, doc: &'static str) -> Self {
         self.doc = doc;

@@ -358,6 +358,15 @@ impl SimKind {
         Observed { id: id.to_string(), attrs: attrs.clone(), owner_address: owner.clone() }
     }
 
+    /// The attributes as AWS would report them: in each attribute's canonical form (the real
+    /// kinds read policies, sorted lists, filled-in defaults back that way).
+    fn as_stored(&self, attrs: &Attrs) -> Attrs {
+        attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), self.schema.get(k).map_or_else(|| v.clone(), |a| a.canonical(v))))
+            .collect()
+    }
+
     /// What AWS would have filled in: every computed attribute the plan did not set.
     fn computed_values(&self, id: &str, attrs: &mut Attrs) {
         for a in self.schema.attrs.iter().filter(|a| a.computed) {
@@ -419,7 +428,7 @@ impl ResourceKind for SimKind {
             let mut inner = self.cloud.lock();
             inner.next_id += 1;
             let id = format!("{}-{:04}", self.name, inner.next_id);
-            let mut attrs = spec.attrs.clone();
+            let mut attrs = self.as_stored(&spec.attrs);
             self.computed_values(&id, &mut attrs);
             inner.resources.insert(id.clone(), (self.name, attrs, Some(spec.address.to_string())));
             id
@@ -452,8 +461,8 @@ impl ResourceKind for SimKind {
             .resources
             .get_mut(&prior.id)
             .ok_or_else(|| ResourceError::unexpected("SimUpdate", format!("{} not found", prior.id)))?;
-        for (k, v) in &spec.attrs {
-            r.1.insert(k.clone(), v.clone());
+        for (k, v) in self.as_stored(&spec.attrs) {
+            r.1.insert(k, v);
         }
         let (attrs, owner) = (r.1.clone(), r.2.clone());
         drop(inner);

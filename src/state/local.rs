@@ -3,13 +3,19 @@
 //! A write goes to a temp file in the same directory, is fsynced, then renamed over the old file,
 //! so a crash leaves either the old or the new state, never half of one. Before writing, the
 //! stored file is re-read: a different lineage or an unexpected serial means another writer, and
-//! the write is refused.
+//! the write is refused. Runs are kept apart by a lock file beside the state
+//! (`state/<env>.lock`, see `lock::file`).
+//!
+//! The file operations are small and blocking: [`LocalBackend::load`] and [`LocalBackend::save`]
+//! are plain functions (tests use them directly); the async [`Backend`] impl runs them on the
+//! blocking pool.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Backend, State, StateError, FORMAT_VERSION};
+use super::{check_import, Backend, State, StateError, FORMAT_VERSION};
 
+#[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
 }
@@ -25,80 +31,118 @@ impl LocalBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// Parse a state document, refusing corrupt and future-format input with a located message.
-pub fn parse(path: &Path, text: &str) -> Result<State, StateError> {
-    // Check the format first so a future document is reported as such, not as a shape mismatch.
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| StateError::Corrupt {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    if let Some(found) = v.get("format").and_then(|f| f.as_u64()) {
-        if found > FORMAT_VERSION as u64 {
-            return Err(StateError::FutureFormat {
-                path: path.to_path_buf(),
-                found: found as u32,
-                supported: FORMAT_VERSION,
-            });
-        }
+    /// The lock file beside the state: `dir/<env>.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
     }
-    serde_json::from_str(text).map_err(|e| StateError::Corrupt {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })
-}
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
 
-impl Backend for LocalBackend {
-    fn load(&self) -> Result<Option<State>, StateError> {
+    /// The stored state, or `None` when there is no file (blocking).
+    pub fn load(&self) -> Result<Option<State>, StateError> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse(&self.path, &text).map(Some),
+            Ok(text) => parse(&self.location(), &text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Read { path: self.path.clone(), source }),
+            Err(source) => Err(StateError::Read { location: self.location(), source }),
         }
     }
 
-    fn save(&self, state: &State) -> Result<(), StateError> {
+    /// Persist `state` as the successor of the stored state (blocking).
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
         if let Some(stored) = self.load()? {
             if stored.lineage != state.lineage {
                 return Err(StateError::LineageMismatch {
-                    path: self.path.clone(),
+                    location: self.location(),
                     stored: stored.lineage,
                     ours: state.lineage.clone(),
                 });
             }
             if stored.serial + 1 != state.serial {
                 return Err(StateError::Conflict {
-                    path: self.path.clone(),
-                    stored: stored.serial,
+                    location: self.location(),
+                    stored: Some(stored.serial),
                     expected: state.serial.saturating_sub(1),
                 });
             }
         }
-        let werr = |source| StateError::Write { path: self.path.clone(), source };
+        self.write(state)
+    }
+
+    /// Write `state` verbatim where the destination is empty or an older copy (blocking).
+    pub fn import(&self, state: &State) -> Result<(), StateError> {
+        check_import(&self.location(), self.load()?.as_ref(), state)?;
+        self.write(state)
+    }
+
+    fn write(&self, state: &State) -> Result<(), StateError> {
+        let werr = |source| StateError::Write { location: self.location(), source };
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(werr)?;
-        let mut text = serde_json::to_string_pretty(state).map_err(|e| werr(std::io::Error::other(e)))?;
-        text.push('\n');
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             self.path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
             std::process::id()
         ));
         let mut f = std::fs::File::create(&tmp).map_err(werr)?;
-        f.write_all(text.as_bytes()).map_err(werr)?;
+        f.write_all(state.to_json().as_bytes()).map_err(werr)?;
         f.sync_all().map_err(werr)?;
         drop(f);
         std::fs::rename(&tmp, &self.path).map_err(werr)?;
         Ok(())
     }
+}
 
+/// Parse a state document, refusing corrupt and future-format input with a located message.
+/// Shared by every backend.
+pub fn parse(location: &str, text: &str) -> Result<State, StateError> {
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        location: location.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    // Check the format first so a future document is reported as such, not as a shape mismatch.
+    let v: serde_json::Value = serde_json::from_str(text).map_err(corrupt)?;
+    if let Some(found) = v.get("format").and_then(|f| f.as_u64()) {
+        if found > FORMAT_VERSION as u64 {
+            return Err(StateError::FutureFormat {
+                location: location.to_string(),
+                found: found as u32,
+                supported: FORMAT_VERSION,
+            });
+        }
+    }
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// Run a blocking file operation of the backend on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    b: &LocalBackend,
+    f: impl FnOnce(&LocalBackend) -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StateError> {
+    let b = b.clone();
+    let location = b.location();
+    tokio::task::spawn_blocking(move || f(&b))
+        .await
+        .unwrap_or_else(|e| Err(StateError::Write { location, source: std::io::Error::other(e) }))
+}
+
+#[async_trait::async_trait]
+impl Backend for LocalBackend {
+    async fn load(&self) -> Result<Option<State>, StateError> {
+        blocking(self, |b| b.load()).await
+    }
+    async fn save(&self, state: &State) -> Result<(), StateError> {
+        let s = state.clone();
+        blocking(self, move |b| b.save(&s)).await
+    }
+    async fn import(&self, state: &State) -> Result<(), StateError> {
+        let s = state.clone();
+        blocking(self, move |b| b.import(&s)).await
+    }
     fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.location()
     }
 }
 
@@ -145,6 +189,25 @@ mod tests {
         assert!(matches!(e, StateError::FutureFormat { found: 99, .. }), "{e}");
         s.serial = 2;
         assert!(b.save(&s).is_err());
+        assert!(b.import(&s).is_err());
         assert_eq!(std::fs::read_to_string(b.path()).unwrap(), future, "nothing written");
+    }
+
+    #[test]
+    fn import_writes_verbatim_over_an_older_copy_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::for_env(dir.path(), "dev");
+        let mut s = State::new("platform", "dev");
+        s.serial = 7;
+        b.import(&s).unwrap();
+        assert_eq!(std::fs::read_to_string(b.path()).unwrap(), s.to_json(), "written verbatim, serial kept");
+        s.serial = 9;
+        b.import(&s).unwrap();
+        let mut older = s.clone();
+        older.serial = 3;
+        assert!(matches!(b.import(&older), Err(StateError::ImportRefused { .. })));
+        let other = State::new("platform", "dev");
+        assert!(matches!(b.import(&other), Err(StateError::ImportRefused { .. })));
+        assert_eq!(b.load().unwrap().unwrap().serial, 9);
     }
 }

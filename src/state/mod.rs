@@ -1,40 +1,101 @@
 //! State: what kprov has created, persisted after every completed resource.
 //!
-//! [`model`] is the versioned JSON document; [`local`] the embedded default backend
-//! (`state/<env>.json`, written to a temp file and renamed). Every backend refuses a write whose
-//! lineage differs from the stored one, so two stacks can never overwrite each other.
+//! - [`model`]: the versioned JSON document (format 1, BTreeMaps so diffs are stable).
+//! - [`Backend`]: where the document lives. [`local`] is the default (`state/<env>.json`, temp
+//!   file + rename); [`s3`] keeps one object per stack/env, and every write is conditional on the
+//!   ETag of the last read, so a stale writer is refused instead of overwriting.
+//! - [`lock`]: one writer at a time. A lease-based lock ([`lock::LockGuard`], heartbeat, takeover
+//!   of expired leases, force-unlock) over a DynamoDB item ([`lock::dynamodb`]) for S3 state or
+//!   a lock file beside the local state ([`lock::file`]).
+//! - [`spec`]: the `[backend]` table plus command-line overrides → which backend and lock to use.
+//! - [`bootstrap`]: creates the S3 bucket and the lock table, idempotently.
+//!
+//! Every backend refuses a write whose lineage differs from the stored one, and a write that
+//! does not follow the state it last read (serial + 1): two stacks, or two runs, never
+//! overwrite each other. The lock keeps runs apart; the conditional writes are the safety net
+//! if the lock is lost or bypassed. `docs/state.md` describes the protocol and recovery.
 
+pub mod bootstrap;
+pub mod duration;
 pub mod local;
+pub mod lock;
 pub mod model;
+pub mod s3;
+pub mod spec;
 
 pub use local::LocalBackend;
 pub use model::{ResourceState, State, Status, FORMAT_VERSION};
+pub use s3::S3Backend;
 
-use std::path::PathBuf;
+use crate::resource::ResourceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write state {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("state {path} is not valid kprov state (line {line}, column {column}): {message}; nothing was written")]
-    Corrupt { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("state {path} has format {found}, newer than this kprov understands ({supported}); upgrade kprov. Nothing was written")]
-    FutureFormat { path: PathBuf, found: u32, supported: u32 },
-    #[error("state {path} belongs to lineage {stored}, not {ours}: refusing to overwrite another stack's state")]
-    LineageMismatch { path: PathBuf, stored: String, ours: String },
-    #[error("state {path} was changed by another writer (serial {stored}, expected {expected}); re-run plan")]
-    Conflict { path: PathBuf, stored: u64, expected: u64 },
+    #[error("cannot read state {location}: {source}")]
+    Read { location: String, source: std::io::Error },
+    #[error("cannot write state {location}: {source}")]
+    Write { location: String, source: std::io::Error },
+    #[error(
+        "state {location} is not valid kprov state (line {line}, column {column}): {message}; nothing was written"
+    )]
+    Corrupt { location: String, line: usize, column: usize, message: String },
+    #[error("state {location} has format {found}, newer than this kprov understands ({supported}); upgrade kprov. Nothing was written")]
+    FutureFormat { location: String, found: u32, supported: u32 },
+    #[error("state {location} belongs to lineage {stored}, not {ours}: refusing to overwrite another stack's state")]
+    LineageMismatch { location: String, stored: String, ours: String },
+    #[error("state {location} was changed by another writer ({}, this run expected serial {expected}); nothing was overwritten. Run `kprov plan` again", describe_stored(*stored))]
+    Conflict { location: String, stored: Option<u64>, expected: u64 },
+    #[error("refusing to migrate into {location}: {reason}")]
+    ImportRefused { location: String, reason: String },
+    #[error("the state bucket `{bucket}` does not exist (region {region}). Create it with `kprov state bootstrap`, or fix the bucket name ([backend] bucket, --state-bucket, KPROV_STATE_BUCKET)")]
+    NoBucket { bucket: String, region: String },
+    #[error("access denied to state {location} ({operation}: {code}{}). Check which credentials are in use and that they allow s3:GetObject, s3:PutObject and s3:ListBucket on the bucket; if the bucket does not exist yet, create it with `kprov state bootstrap`", request_id.as_ref().map(|r| format!(", request id {r}")).unwrap_or_default())]
+    AccessDenied { location: String, operation: String, code: String, request_id: Option<String> },
+    #[error("state {location}: {source}")]
+    Aws { location: String, source: ResourceError },
 }
 
-/// Where state lives. Implementations must write atomically and refuse lineage mismatches.
+fn describe_stored(stored: Option<u64>) -> String {
+    match stored {
+        Some(s) => format!("it is now at serial {s}"),
+        None => "it no longer exists".to_string(),
+    }
+}
+
+/// Where state lives. Implementations write atomically and refuse lineage mismatches and
+/// writes that do not follow what they last read.
+#[async_trait::async_trait]
 pub trait Backend: Send + Sync {
     /// The stored state, or `None` when there is none yet.
-    fn load(&self) -> Result<Option<State>, StateError>;
+    async fn load(&self) -> Result<Option<State>, StateError>;
     /// Persist `state`, whose serial has already been increased by the caller. Refuses when the
     /// stored state has another lineage or a serial other than `state.serial - 1`.
-    fn save(&self, state: &State) -> Result<(), StateError>;
+    async fn save(&self, state: &State) -> Result<(), StateError>;
+    /// Write `state` verbatim, serial included (`kprov state migrate`). Refused unless the
+    /// destination is empty or holds an older or equal copy of the same lineage (see
+    /// [`check_import`]).
+    async fn import(&self, state: &State) -> Result<(), StateError>;
     /// A human-readable location for messages.
     fn describe(&self) -> String;
+}
+
+/// May `incoming` replace `stored` verbatim? Only a copy of the same lineage that is not newer
+/// — e.g. the copy an earlier migration left behind — may be replaced; anything else could be
+/// another stack's state or newer work.
+pub fn check_import(location: &str, stored: Option<&State>, incoming: &State) -> Result<(), StateError> {
+    let Some(stored) = stored else { return Ok(()) };
+    let refuse = |reason: String| Err(StateError::ImportRefused { location: location.to_string(), reason });
+    if stored.lineage != incoming.lineage {
+        return refuse(format!(
+            "it already holds another state (lineage {}, serial {}); remove it first if it is not needed",
+            stored.lineage, stored.serial
+        ));
+    }
+    if stored.serial > incoming.serial {
+        return refuse(format!(
+            "it holds a newer copy of this state (serial {} > {}); migrate in the other direction instead",
+            stored.serial, incoming.serial
+        ));
+    }
+    Ok(())
 }

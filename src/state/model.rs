@@ -67,4 +67,13 @@ impl State {
             outputs: BTreeMap::new(),
         }
     }
+
+    /// The stored form: pretty JSON and a final newline, identical for every backend so that a
+    /// migration between backends round-trips byte for byte.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data (string keys, JSON values) cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
 }

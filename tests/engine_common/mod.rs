@@ -31,7 +31,14 @@ pub fn lit(v: serde_json::Value) -> Tmpl {
 }
 
 pub fn stack(resources: Vec<ResourceDecl>) -> Stack {
-    Stack { name: "sim".into(), env: "test".into(), region: "sim-1".into(), resources }
+    Stack {
+        name: "sim".into(),
+        env: "test".into(),
+        region: "sim-1".into(),
+        resources,
+        backend: None,
+        drift_ignore: vec![],
+    }
 }
 
 pub fn owner() -> Owner {
@@ -52,7 +59,7 @@ pub async fn run(
     parallelism: usize,
     destroy: bool,
 ) -> (Report, Vec<Event>) {
-    let state = backend.load().unwrap();
+    let state = backend.load().await.unwrap();
     let plan = plan::make(stack, reg, state.as_ref(), &Cx::new(owner()), destroy).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let events = tokio::spawn(async move {
@@ -107,40 +114,35 @@ impl Process {
 }
 
 /// A local backend that stops writing when its process dies (what is on disk then is what a
-/// crash would leave).
+/// crash would leave). Writes happen inline on the test's single thread, so a write can never
+/// land after the "process" died and the next one started.
 pub struct MortalBackend {
     pub inner: Arc<LocalBackend>,
     pub process: Arc<Process>,
-    /// Held while a write is in progress (writes run on a blocking thread).
-    writing: std::sync::Mutex<()>,
 }
 
 impl MortalBackend {
     pub fn new(inner: Arc<LocalBackend>, process: Arc<Process>) -> Arc<Self> {
-        Arc::new(MortalBackend { inner, process, writing: std::sync::Mutex::new(()) })
-    }
-    /// Wait until no write is in progress. A write that started before the process died
-    /// lands (or not) before anything else happens — as with a real crash, where it can never
-    /// land after the next process has started.
-    pub async fn settle(self: &Arc<Self>) {
-        let me = self.clone();
-        let _ = tokio::task::spawn_blocking(move || drop(me.writing.lock())).await;
+        Arc::new(MortalBackend { inner, process })
     }
 }
 
+#[async_trait::async_trait]
 impl Backend for MortalBackend {
-    fn load(&self) -> Result<Option<State>, StateError> {
+    async fn load(&self) -> Result<Option<State>, StateError> {
         self.inner.load()
     }
-    fn save(&self, state: &State) -> Result<(), StateError> {
-        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+    async fn save(&self, state: &State) -> Result<(), StateError> {
         if !self.process.step() {
             return Err(StateError::Write {
-                path: "killed".into(),
+                location: "killed".into(),
                 source: std::io::Error::other("the process was killed"),
             });
         }
         self.inner.save(state)
+    }
+    async fn import(&self, state: &State) -> Result<(), StateError> {
+        self.inner.import(state)
     }
     fn describe(&self) -> String {
         self.inner.describe()

@@ -28,11 +28,13 @@ pub fn moto_endpoint() -> &'static str {
         let bin = repo_root().join(".venv/bin/moto_server");
         assert!(bin.exists(), "moto is not installed: run `scripts/moto.sh install` (or use scripts/test.sh)");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // moto's server with kprov's EKS extension (scripts/moto_ext; see docs/testing.md).
         // The watchdog shell stops moto when this test process is gone.
         let script = format!(
-            "MOTO_IAM_LOAD_MANAGED_POLICIES=true '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
-            bin.display(),
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=1 PYTHONPATH='{}' '{}' -m kprov_moto_eks -H 127.0.0.1 -p {port} \
+             >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+            repo_root().join("scripts/moto_ext").display(),
+            repo_root().join(".venv/bin/python").display(),
             std::process::id()
         );
         // Not waited for on purpose: the watchdog outlives this process by design.
@@ -79,9 +81,25 @@ pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(region).await)
 }
 
-/// A scratch directory with a copy of the repo's plans (tests may edit the overlays) and an
-/// empty state directory.
+/// A scratch directory with a copy of the repo's *network* plans (`stack.toml`, `network.toml`
+/// and the overlays; tests may edit them or add files) and an empty state directory. The rest
+/// of the platform is left out so that tests of the network or of one kind stay small and
+/// declare their own resources without clashing with the reference platform's addresses.
 pub fn scratch_plans() -> tempfile::TempDir {
+    let dir = scratch_platform_plans();
+    for e in std::fs::read_dir(dir.path().join("plans")).expect("read plans") {
+        let e = e.expect("entry");
+        let name = e.file_name();
+        if e.file_type().expect("type").is_file() && name != "stack.toml" && name != "network.toml" {
+            std::fs::remove_file(e.path()).expect("remove");
+        }
+    }
+    dir
+}
+
+/// A scratch directory with a copy of all the repo's plans (the whole reference platform) and
+/// an empty state directory.
+pub fn scratch_platform_plans() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&repo_root().join("plans"), &dir.path().join("plans"));
     std::fs::create_dir_all(dir.path().join("state")).expect("state dir");

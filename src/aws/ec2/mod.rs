@@ -7,6 +7,7 @@
 
 pub mod common;
 pub mod elastic_ip;
+pub mod flow_log;
 pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod route;
@@ -32,5 +33,6 @@ pub fn register(reg: &mut Registry, client: aws_sdk_ec2::Client) {
     reg.register(Arc::new(route::Route::new(client.clone())));
     reg.register(Arc::new(route_table_association::RouteTableAssociation::new(client.clone())));
     reg.register(Arc::new(security_group::SecurityGroup::new(client.clone())));
-    reg.register(Arc::new(security_group_rule::SecurityGroupRule::new(client)));
+    reg.register(Arc::new(security_group_rule::SecurityGroupRule::new(client.clone())));
+    reg.register(Arc::new(flow_log::FlowLog::new(client)));
 }

@@ -347,8 +347,33 @@ impl ResourceKind for SecurityGroupRule {
         not_found_as_none(r).map(|_| ())
     }
 
+    /// Rules carrying the stack's tags, and also the untagged rules inside the stack's own
+    /// security groups: a rule added to one of them outside kprov changes what the group lets
+    /// through, so drift must see it (as unmanaged, `owner_address` None — never adopted).
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
-        common::find_by_owner(self, &cx.owner).await
+        let mut owned = common::find_by_owner(self, &cx.owner).await?;
+        let groups: Vec<String> = self
+            .client
+            .describe_security_groups()
+            .set_filters(Some(common::owner_filters(&cx.owner)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_aws("DescribeSecurityGroups")?
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect();
+        if groups.is_empty() {
+            return Ok(owned);
+        }
+        for f in self.describe_raw(vec![filter("group-id", groups)]).await?.iter().filter_map(to_found) {
+            if f.stack.is_none() && !owned.iter().any(|o| o.id == f.obs.id) {
+                owned.push(f.obs);
+            }
+        }
+        Ok(owned)
     }
 }
 

@@ -27,7 +27,7 @@ fn duplicate_key_in_one_file_is_a_syntax_error() {
 
 #[test]
 fn unknown_section() {
-    fails(&[("net.toml", "[resources.ec2_vpc.main]\n")], "net.toml:1:2", "unknown section `resources`; expected one of `stack`, `variables`, `locals`, `resource`; did you mean `resource`?");
+    fails(&[("net.toml", "[resources.ec2_vpc.main]\n")], "net.toml:1:2", "unknown section `resources`; expected one of `stack`, `variables`, `locals`, `resource`, `backend`, `drift`; did you mean `resource`?");
 }
 
 #[test]
@@ -423,4 +423,21 @@ fn no_panic_on_odd_input() {
     let mut out = String::new();
     miette::GraphicalReportHandler::new().render_report(&mut out, &e).unwrap();
     assert!(out.contains("net.toml"), "{out}");
+}
+
+#[test]
+fn drift_ignore_rules_are_checked_with_locations() {
+    fails(&[("net.toml", &with_vpc("[drift]\nignroe = []\n"))], "net.toml:5:1", "unknown key `ignroe` in [drift]");
+    fails(
+        &[("net.toml", &with_vpc("[drift]\nignore = [{ kind = \"ec2_vcp\" }]\n"))],
+        "net.toml:5:20",
+        "unknown resource kind `ec2_vcp` in an ignore rule; did you mean `ec2_vpc`?",
+    );
+    fails(
+        &[("net.toml", &with_vpc("[drift]\nignore = [{ kind = \"ec2_vpc\", atributes = [\"tags\"] }]\n"))],
+        "net.toml:5:31",
+        "unknown key `atributes` in an ignore rule",
+    );
+    fails(&[("net.toml", &with_vpc("[drift]\nignore = [{}]\n"))], "net.toml:5:11", "an empty ignore rule");
+    fails(&[("net.toml", &with_vpc("[drift]\nignore = \"all\"\n"))], "net.toml:5:10", "must be a list of tables");
 }

@@ -260,3 +260,16 @@ fn a_stack_without_resources_loads() {
     assert!(s.resources.is_empty());
     assert_eq!((s.name.as_str(), s.region.as_str()), ("t", "us-east-1"));
 }
+
+#[test]
+fn drift_ignore_rules_are_loaded() {
+    let s = ok(&[(
+        "net.toml",
+        "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\n[drift]\nignore = [\n  { kind = \"ec2_vpc\", attributes = [\"tags.Owner\"] },\n  { address = \"ec2_subnet.*\" },\n]\n",
+    )]);
+    assert_eq!(s.drift_ignore.len(), 2);
+    assert_eq!(s.drift_ignore[0].kind.as_deref(), Some("ec2_vpc"));
+    assert_eq!(s.drift_ignore[0].attributes, vec!["tags.Owner".to_string()]);
+    assert_eq!(s.drift_ignore[1].address.as_deref(), Some("ec2_subnet.*"));
+    assert!(s.drift_ignore[1].attributes.is_empty());
+}

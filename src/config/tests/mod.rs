@@ -2,6 +2,7 @@
 //! (checking the message and the exact `file:line:col`), the happy paths of the language, and
 //! the reference plans in `plans/`.
 
+mod backend;
 mod errors;
 mod language;
 mod reference;

@@ -2,9 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::testkit::{reference_plans, registry};
+use crate::config::testkit::reference_plans;
 use crate::config::{environments, load, Stack, Tmpl};
-use crate::resource::{Address, Value};
+use crate::resource::{Address, Registry, Value};
+
+/// Every real kind's schema (the plans use them all); building the clients makes no call.
+fn registry() -> Registry {
+    crate::aws::registry(
+        &aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build(),
+    )
+}
 
 fn stack(env: &str) -> Stack {
     match load(&reference_plans(), env, &registry()) {
@@ -96,8 +103,11 @@ fn everything_taggable_is_tagged_with_a_name_and_the_defaults() {
         assert_eq!(tags.get("Environment"), Some(&Value::from("dev")), "{}", r.address);
         assert_eq!(tags.get("ManagedBy"), Some(&Value::from("kprov")), "{}", r.address);
         assert_eq!(tags.get("Project"), Some(&Value::from("platform")), "{}", r.address);
-        let name = tags.get("Name").and_then(Value::as_str).unwrap_or_default();
-        assert!(name.starts_with("platform-dev-"), "{}: Name {name:?}", r.address);
+        // The network's resources carry a Name, the console's label for EC2 resources.
+        if r.address.kind.starts_with("ec2_") && r.address.kind != "ec2_flow_log" {
+            let name = tags.get("Name").and_then(Value::as_str).unwrap_or_default();
+            assert!(name.starts_with("platform-dev-"), "{}: Name {name:?}", r.address);
+        }
     }
 }
 
@@ -122,5 +132,63 @@ fn load_balancer_accepts_only_http_and_https_from_the_allowed_cidrs() {
     assert_eq!(ports, [80, 443].into());
     for r in ingress {
         assert_eq!(r.attrs["cidr_ipv4"], Tmpl::Lit(Value::from("0.0.0.0/0")), "{}", r.address);
+    }
+}
+
+fn lit(s: &Stack, addr: &str, attr: &str) -> Value {
+    let a: Address = addr.parse().unwrap();
+    match s.resources.iter().find(|r| r.address == a).and_then(|r| r.attrs.get(attr)) {
+        Some(Tmpl::Lit(v)) => v.clone(),
+        other => panic!("{addr}.{attr}: {other:?}"),
+    }
+}
+
+#[test]
+fn environments_differ_in_sizes_nat_azs_and_deletion_protection_only() {
+    let (dev, stage, prod) = (stack("dev"), stack("stage"), stack("prod"));
+    // Same platform everywhere: the same addresses once AZ-keyed instances are set aside.
+    let shape = |s: &Stack| -> BTreeSet<String> {
+        s.resources.iter().filter(|r| !r.address.kind.starts_with("ec2_")).map(|r| r.address.to_string()).collect()
+    };
+    assert_eq!(shape(&dev), shape(&prod));
+    assert_eq!(shape(&stage), shape(&prod));
+    assert_eq!(count(&prod, "eks_nodegroup"), 4);
+    assert_eq!(count(&prod, "eks_addon"), 7);
+    // NAT and AZs.
+    let nat_azs = |s: &Stack| (count(s, "ec2_nat_gateway"), count(s, "ec2_subnet") / 3);
+    assert_eq!([nat_azs(&dev), nat_azs(&stage), nat_azs(&prod)], [(1, 3), (1, 2), (3, 3)]);
+    // Node group bounds grow dev → stage → prod; instance types do not change.
+    let max = |s: &Stack| lit(s, "eks_nodegroup.main[\"application\"]", "max_size");
+    assert_eq!([max(&dev), max(&stage), max(&prod)], [Value::from(3), Value::from(6), Value::from(20)]);
+    for s in [&dev, &stage] {
+        assert_eq!(
+            lit(s, "eks_nodegroup.main[\"application\"]", "instance_types"),
+            lit(&prod, "eks_nodegroup.main[\"application\"]", "instance_types")
+        );
+    }
+    // Deletion protection: only prod's load balancer refuses deletion and keeps its zone and images.
+    let protected = |s: &Stack| {
+        (
+            lit(s, "elbv2_load_balancer.main", "deletion_protection"),
+            lit(s, "ecr_repository.app", "force_delete"),
+            lit(s, "route53_zone.public", "force_destroy"),
+        )
+    };
+    assert_eq!(protected(&dev), (Value::from(false), Value::from(true), Value::from(true)));
+    assert_eq!(protected(&stage), protected(&dev));
+    assert_eq!(protected(&prod), (Value::from(true), Value::from(false), Value::from(false)));
+}
+
+#[test]
+fn worker_nodes_and_the_control_plane_use_only_private_subnets() {
+    let s = stack("prod");
+    let private = Tmpl::List(
+        of_kind(&s, "ec2_subnet", "private")
+            .iter()
+            .map(|r| Tmpl::Ref { target: r.address.clone(), attr: "id".into() })
+            .collect(),
+    );
+    for r in s.resources.iter().filter(|r| r.address.kind == "eks_nodegroup" || r.address.kind == "eks_cluster") {
+        assert_eq!(r.attrs["subnet_ids"], private, "{}", r.address);
     }
 }

@@ -1,0 +1,15 @@
+//! ACM kinds: a public certificate validated through DNS in a Route53 zone.
+
+pub mod certificate;
+
+use std::sync::Arc;
+
+use crate::aws::route53::Dns;
+use crate::resource::Registry;
+
+pub type Client = aws_sdk_acm::Client;
+
+/// Register every ACM kind in `reg`; `dns` writes the validation records.
+pub fn register(reg: &mut Registry, client: Client, dns: Dns) {
+    reg.register(Arc::new(certificate::Certificate::new(client, dns)));
+}

@@ -1,0 +1,92 @@
+//! Where the state lives and how it is locked, as every command is told on the command line:
+//! the flags (and `KPROV_*` variables) that override the plans' `[backend]` table, and taking
+//! the lock for the commands that write state, telling the user who holds it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::CliError;
+use crate::config::BackendKind;
+use crate::state::duration;
+use crate::state::lock::{self, LockGuard, LockOptions, LockStore, Notice};
+use crate::state::spec::Overrides;
+
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct BackendArgs {
+    /// Where the state lives: `local` (state/<ENV>.json) or `s3`. Default: the plans' [backend], else local
+    #[arg(long, global = true, env = "KPROV_BACKEND", value_name = "local|s3")]
+    pub backend: Option<BackendKind>,
+    /// S3 bucket of the state (implies --backend s3)
+    #[arg(long, global = true, env = "KPROV_STATE_BUCKET", value_name = "BUCKET", value_parser = bucket)]
+    pub state_bucket: Option<String>,
+    /// S3 object key of the state (default: <STACK>/<ENV>.json)
+    #[arg(long, global = true, env = "KPROV_STATE_KEY", value_name = "KEY", value_parser = key)]
+    pub state_key: Option<String>,
+    /// Region of the state bucket and lock table (default: the stack's region)
+    #[arg(long, global = true, env = "KPROV_STATE_REGION", value_name = "REGION")]
+    pub state_region: Option<String>,
+    /// DynamoDB table of the state lock (default: kprov-locks)
+    #[arg(long, global = true, env = "KPROV_LOCK_TABLE", value_name = "TABLE", value_parser = table)]
+    pub lock_table: Option<String>,
+    /// Lease of the state lock, renewed every third while a run goes on (default: 60s)
+    #[arg(long, global = true, env = "KPROV_LOCK_LEASE", value_name = "DURATION", value_parser = lease)]
+    pub lock_lease: Option<Duration>,
+    /// Wait this long (with backoff) for a state lock held by another run, instead of failing at once
+    #[arg(long, global = true, env = "KPROV_LOCK_TIMEOUT", value_name = "DURATION", value_parser = duration::parse, default_value = "0s")]
+    pub lock_timeout: Duration,
+}
+
+fn bucket(s: &str) -> Result<String, String> {
+    crate::config::backend::check_bucket(s).map(|()| s.to_string())
+}
+fn key(s: &str) -> Result<String, String> {
+    crate::config::backend::check_key(s).map(|()| s.to_string())
+}
+fn table(s: &str) -> Result<String, String> {
+    crate::config::backend::check_table(s).map(|()| s.to_string())
+}
+fn lease(s: &str) -> Result<Duration, String> {
+    let d = duration::parse(s)?;
+    if d < crate::config::backend::MIN_LEASE {
+        return Err("the lease must be at least 2s (the heartbeat renews it every third)".into());
+    }
+    Ok(d)
+}
+
+impl BackendArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            kind: self.backend,
+            bucket: self.state_bucket.clone(),
+            key: self.state_key.clone(),
+            region: self.state_region.clone(),
+            lock_table: self.lock_table.clone(),
+            lock_lease: self.lock_lease,
+        }
+    }
+}
+
+/// Take the state lock for `operation`, saying on stderr whom we wait for and whose expired
+/// lease we take over.
+pub async fn take_lock(store: Arc<dyn LockStore>, operation: &str, opts: &LockOptions) -> Result<LockGuard, CliError> {
+    let timeout = opts.timeout;
+    let notify = move |n: Notice| {
+        let Notice::Waiting(holder) = n;
+        eprintln!(
+            "Waiting up to {} for the state lock held by {} (lease ends in {})…",
+            duration::display(timeout),
+            holder.info,
+            duration::display(holder.remaining())
+        );
+    };
+    let guard = lock::acquire(store, operation, opts, &notify).await?;
+    if let Some(prev) = guard.took_over() {
+        eprintln!(
+            "Took over the state lock from {}: its lease had expired, so that run is gone (killed or crashed). \
+             Its unfinished creates are resolved by this run's refresh.",
+            prev.info
+        );
+    }
+    eprintln!("Acquired the state lock ({}, lock id {}).", guard.describe(), guard.id());
+    Ok(guard)
+}

@@ -1,0 +1,51 @@
+//! Kind-specific checks of the desired resources ([`ResourceKind::validate`]), located at the
+//! resource's declaration in the plans.
+//!
+//! The schema checks of the config layer cover names and types; what they cannot express (an
+//! unknown instance type family, an ARM AMI type on an x86 instance, an EKS version that skips
+//! a minor version) is each kind's own `validate`. [`super::make`] runs it twice:
+//! - before the refresh, against what the *state* records — no AWS call has been made yet, so
+//!   invalid input is refused before any;
+//! - after the refresh, against what actually exists (someone may have upgraded a cluster
+//!   outside kprov since the state was written).
+//!
+//! Before the kinds, [`network`] checks what no single kind can see: subnet CIDRs against their
+//! VPC's and against each other.
+//!
+//! Desired attributes are the declaration's (schema defaults applied) with references resolved
+//! through `lookup`; values not known yet are left out, and kinds only check what is present.
+
+mod network;
+
+use super::diff::desired_with_defaults;
+use super::PlanError;
+use crate::config::Stack;
+use crate::resource::{Address, Attrs, Registry, Value};
+
+/// Resolves `${kind.name.attr}` for a resource that exists (`None`: not known yet).
+pub type Lookup<'a> = dyn Fn(&Address, &str) -> Option<Value> + 'a;
+/// The attributes the resource at an address has now, if it exists.
+pub type Prior<'a> = dyn Fn(&Address) -> Option<&'a Attrs> + 'a;
+
+/// Run every declared resource's kind-specific validation; the first failure is returned with
+/// the resource's address and location.
+pub fn check(stack: &Stack, registry: &Registry, lookup: &Lookup<'_>, prior: &Prior<'_>) -> Result<(), PlanError> {
+    network::check(stack).map_err(|p| PlanError::Invalid {
+        loc: p.decl.loc.clone(),
+        address: p.decl.address.clone(),
+        message: p.message,
+    })?;
+    for decl in &stack.resources {
+        let Some(kind) = registry.get(&decl.address.kind) else { continue };
+        let desired: Attrs = desired_with_defaults(decl, kind.schema())
+            .into_iter()
+            .filter_map(|(name, t)| t.resolve(lookup).map(|v| (name, v)))
+            .collect();
+        kind.validate(&desired, prior(&decl.address)).map_err(|message| PlanError::Invalid {
+            loc: decl.loc.clone(),
+            address: decl.address.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The lock protocol on the lock-file store (the DynamoDB store is exercised against moto in
+//! `tests/state_lock.rs`): held locks name their holder, waiting with a timeout, takeover of an
+//! expired lease, heartbeat, lost leases, force-unlock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::file::FileLockStore;
+use super::*;
+
+fn store(dir: &tempfile::TempDir) -> Arc<dyn LockStore> {
+    Arc::new(FileLockStore::new(dir.path().join("dev.lock"), &dir.path().join("dev.json")))
+}
+
+fn opts(lease_secs: u64, timeout: Duration) -> LockOptions {
+    LockOptions { lease: Duration::from_secs(lease_secs), timeout }
+}
+
+fn quiet(_: Notice) {}
+
+#[tokio::test]
+async fn a_held_lock_names_its_holder_and_release_frees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    assert!(g.took_over().is_none());
+    let e = acquire(s.clone(), "destroy", &opts(60, Duration::ZERO), &quiet).await.err().unwrap();
+    match &e {
+        LockError::Held { holder, .. } => {
+            assert_eq!(holder, g.info());
+            assert!(holder.who.contains('@'), "{holder}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains(&format!("kprov force-unlock {}", g.id())), "{e}");
+    g.release().await.unwrap();
+    assert_eq!(s.read().await.unwrap(), None);
+    acquire(s, "destroy", &opts(60, Duration::ZERO), &quiet).await.unwrap().release().await.unwrap();
+}
+
+#[tokio::test]
+async fn lock_timeout_waits_for_the_holder_then_proceeds_or_gives_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    let e = acquire(s.clone(), "apply", &opts(60, Duration::from_millis(600)), &quiet).await.err().unwrap();
+    assert!(matches!(e, LockError::Timeout { .. }), "{e}");
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let notify = move |n: Notice| {
+        let Notice::Waiting(r) = n;
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(r.info.id.clone());
+        }
+    };
+    let waiter = {
+        let s = s.clone();
+        tokio::spawn(async move { acquire(s, "apply", &opts(60, Duration::from_secs(30)), &notify).await })
+    };
+    // Release only once the waiter has reported that it is waiting: no timing luck involved.
+    assert_eq!(rx.await.unwrap(), g.id());
+    g.release().await.unwrap();
+    let g2 = waiter.await.unwrap().unwrap();
+    assert!(g2.took_over().is_none());
+    g2.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let dead = LockInfo::new("apply");
+    let now = now_secs();
+    assert!(matches!(s.try_acquire(&dead, now, now - 1).await.unwrap(), Attempt::Acquired));
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    assert_eq!(g.took_over().map(|r| &r.info), Some(&dead));
+    // The dead holder cannot renew or release what is no longer its lock.
+    assert!(!s.renew(&dead.id, now + 100).await.unwrap());
+    assert!(!s.release(&dead.id).await.unwrap());
+    g.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_heartbeat_keeps_a_short_lease_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let g = acquire(s.clone(), "apply", &opts(2, Duration::ZERO), &quiet).await.unwrap();
+    let first = s.read().await.unwrap().unwrap().expires;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let rec = s.read().await.unwrap().unwrap();
+    assert!(rec.expires > first, "renewed: {} > {first}", rec.expires);
+    assert!(!rec.expired());
+    assert!(matches!(acquire(s.clone(), "apply", &opts(2, Duration::ZERO), &quiet).await, Err(LockError::Held { .. })));
+    assert!(!g.lost().is_cancelled());
+    g.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_lease_cancels_the_run_and_fails_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let g = acquire(s.clone(), "apply", &opts(2, Duration::ZERO), &quiet).await.unwrap();
+    force_unlock(s.as_ref(), g.id()).await.unwrap();
+    let other = acquire(s.clone(), "destroy", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    // The next heartbeat (every ~0.7 s) finds another id.
+    tokio::time::timeout(Duration::from_secs(10), g.lost().cancelled()).await.expect("lease loss noticed");
+    assert!(g.lost_reason().unwrap().contains(&other.info().id), "{:?}", g.lost_reason());
+    assert!(matches!(g.release().await, Err(LockError::Lost { .. })));
+    assert_eq!(s.read().await.unwrap().map(|r| r.info), Some(other.info().clone()), "the new holder keeps it");
+    other.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn force_unlock_needs_the_holders_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    assert!(matches!(force_unlock(s.as_ref(), "x").await, Err(LockError::NotLocked { .. })));
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    let e = force_unlock(s.as_ref(), "not-the-id").await.unwrap_err();
+    assert!(matches!(&e, LockError::WrongId { holder, .. } if holder.id == g.id()), "{e}");
+    assert!(s.read().await.unwrap().is_some(), "a refused force-unlock leaves the lock");
+    let removed = force_unlock(s.as_ref(), g.id()).await.unwrap();
+    assert_eq!(&removed.info, g.info());
+    assert_eq!(s.read().await.unwrap(), None);
+}

@@ -1,0 +1,97 @@
+//! The invalid inputs of the platform that no single attribute shows, refused by `kprov plan`
+//! before any AWS call (the endpoint is a closed port: a call would fail differently), exit 1,
+//! with the offending resource's `file:line:col` and address: a subnet CIDR outside its VPC and
+//! overlapping subnets. (Unknown instance type families and AMI types and EKS version skips are
+//! in `eks_validation.rs`; the ELBv2 kinds check subnet count and HTTPS certificates in their
+//! create, not yet at plan time.) The CIDR cases change only variables in the overlay, as a user would.
+
+mod support;
+
+use std::path::Path;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+
+fn kprov_offline(dir: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("kprov").expect("kprov binary");
+    c.current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_REGION")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// `plans/FILE:LINE:1` of the line that starts with `header`.
+fn location(dir: &Path, file: &str, header: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("plans").join(file)).expect("read plans");
+    let line = text.lines().position(|l| l.starts_with(header)).expect("header in file") + 1;
+    format!("plans/{file}:{line}:1:")
+}
+
+fn add_to_overlay(dir: &Path, env: &str, lines: &str) {
+    let p = dir.join(format!("plans/env/{env}.toml"));
+    let mut s = std::fs::read_to_string(&p).expect("overlay");
+    s.push_str(lines);
+    std::fs::write(p, s).expect("write overlay");
+}
+
+/// `kprov plan` exits 1 without reaching AWS; stderr, for the caller's checks.
+fn refused(dir: &Path, env: &str) -> String {
+    let out =
+        kprov_offline(dir).args(["plan", "--env", env]).assert().code(1).stderr(contains("could not reach").not());
+    String::from_utf8_lossy(&out.get_output().stderr).to_string()
+}
+
+#[test]
+fn the_reference_platform_passes_validation_in_every_environment() {
+    let d = support::scratch_platform_plans();
+    for env in ["dev", "stage", "prod"] {
+        kprov_offline(d.path())
+            .args(["plan", "--env", env])
+            .assert()
+            .success()
+            .stdout(contains("eks_cluster.main"))
+            .stdout(contains("elbv2_listener.https"));
+    }
+}
+
+#[test]
+fn a_subnet_cidr_outside_the_vpc_is_located() {
+    let d = support::scratch_platform_plans();
+    add_to_overlay(d.path(), "prod", "private_subnet_cidrs = [\"10.0.11.0/24\", \"10.1.12.0/24\", \"10.0.13.0/24\"]\n");
+    let err = refused(d.path(), "prod");
+    let at = location(d.path(), "network.toml", "[resource.ec2_subnet.private]");
+    assert!(err.contains(&format!("{at} ec2_subnet.private[\"us-east-1b\"]:")), "{err}");
+    assert!(err.contains("10.1.12.0/24 is outside the CIDR block of ec2_vpc.main (10.0.0.0/16)"), "{err}");
+}
+
+#[test]
+fn a_vpc_too_small_for_its_subnets_is_located_at_the_first_subnet() {
+    let d = support::scratch_platform_plans();
+    add_to_overlay(d.path(), "dev", "vpc_cidr = \"10.0.0.0/24\"\n");
+    let err = refused(d.path(), "dev");
+    let at = location(d.path(), "network.toml", "[resource.ec2_subnet.public]");
+    assert!(err.contains(&format!("{at} ec2_subnet.public[\"us-east-1a\"]:")), "{err}");
+    assert!(err.contains("outside the CIDR block of ec2_vpc.main (10.0.0.0/24)"), "{err}");
+}
+
+#[test]
+fn overlapping_subnets_are_located_and_name_each_other() {
+    let d = support::scratch_platform_plans();
+    // The database tier's second block sits inside the private tier's first.
+    add_to_overlay(
+        d.path(),
+        "stage",
+        "database_subnet_cidrs = [\"10.0.21.0/24\", \"10.0.11.128/25\", \"10.0.23.0/24\"]\n",
+    );
+    let err = refused(d.path(), "stage");
+    let at = location(d.path(), "network.toml", "[resource.ec2_subnet.database]");
+    assert!(err.contains(&format!("{at} ec2_subnet.database[\"us-east-1b\"]:")), "{err}");
+    assert!(
+        err.contains("10.0.11.128/25 overlaps ec2_subnet.private[\"us-east-1a\"] (10.0.11.0/24) in ec2_vpc.main"),
+        "{err}"
+    );
+}

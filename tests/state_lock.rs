@@ -1,0 +1,191 @@
+//! The state lock across real kprov processes, against moto's S3 and DynamoDB.
+//!
+//! Overlaps are staged, not timed: the holder is a kprov apply on a pseudo-terminal that has
+//! taken the lock and waits at its confirmation prompt until the test answers. Checks go
+//! through the SDK: the lock item, the state object and all its versions, the EC2 resources.
+
+mod state_common;
+mod support;
+
+use aws_sdk_ec2::types::Filter;
+use predicates::prelude::*;
+use predicates::str::contains;
+use state_common::{backend_env, bootstrap, kprov_s3, lock_item, object, tiny_plans, unique, version_serials, Proc};
+
+async fn vpcs(region: &str, stack: &str) -> Vec<String> {
+    let out = support::ec2(region)
+        .await
+        .describe_vpcs()
+        .filters(Filter::builder().name("tag:kprov:stack").values(stack).build())
+        .send()
+        .await
+        .unwrap();
+    out.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_string)).collect()
+}
+
+fn kill9(pid: u32) {
+    let ok = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill -KILL {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_applies_one_fails_naming_the_holder_or_waits_and_proceeds() {
+    let region = "ap-northeast-2"; // no other test uses it
+    let (bucket, table) = (unique("kprov-lock"), unique("locks"));
+    // Same stack and env, so the same state object; the second plan adds a security group.
+    let a = tiny_plans("overlap", region, false, "");
+    let b = tiny_plans("overlap", region, true, "");
+    bootstrap(a.path(), &bucket, region, &table).await;
+    let env = backend_env(&bucket, region, &table);
+    let key = "overlap/dev.json";
+
+    // The first run takes the lock and waits for its confirmation.
+    let mut first = Proc::on_terminal(a.path(), &["apply", "--progress", "plain"], &env);
+    first.wait_for("Only 'yes' will be accepted");
+    let id = first.lock_id();
+    let (item_id, who, operation) = lock_item(region, &table, &bucket, key).await.expect("the lock item");
+    assert_eq!((item_id.as_str(), operation.as_str()), (id.as_str(), "apply"));
+    assert!(who.contains('@'), "who is user@host: {who}");
+
+    // A second run without --lock-timeout fails at once, naming the holder and how to proceed.
+    kprov_s3(b.path(), &bucket, region, &table)
+        .args(["apply", "--auto-approve", "--progress", "plain"])
+        .assert()
+        .code(1)
+        .stderr(
+            contains(format!("the state is locked by {who} (apply since"))
+                .and(contains(format!("lock id {id}")))
+                .and(contains("--lock-timeout"))
+                .and(contains("Waiting").not()),
+        );
+
+    // With --lock-timeout it waits for the holder…
+    let mut second =
+        Proc::piped(b.path(), &["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "2m"], &env);
+    second.wait_for(&format!("Waiting up to 2m for the state lock held by {who}"));
+    // …which goes on and finishes, releasing the lock…
+    first.answer("yes");
+    let (code, out) = first.finish();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("apply complete: 1 created"), "{out}");
+    // …and then proceeds, on top of the first run's state.
+    let (code, out) = second.finish();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("apply complete: 1 created"), "only the security group is new: {out}");
+
+    // Independently: one VPC for the stack (no duplicate), the security group inside it.
+    let vpc = vpcs(region, "overlap").await;
+    assert_eq!(vpc.len(), 1, "{vpc:?}");
+    let sgs = support::ec2(region)
+        .await
+        .describe_security_groups()
+        .filters(Filter::builder().name("tag:kprov:address").values("ec2_security_group.app").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sgs.security_groups().len(), 1);
+    assert_eq!(sgs.security_groups()[0].vpc_id(), Some(vpc[0].as_str()));
+    // The state object is complete, and every write followed the previous one: the stored
+    // versions carry serials 1, 2, …, n, none missing, none written twice.
+    let state: serde_json::Value = serde_json::from_str(&object(region, &bucket, key).await.unwrap()).unwrap();
+    let resources: Vec<&String> = state["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(resources, ["ec2_security_group.app", "ec2_vpc.main"]);
+    let serials = version_serials(region, &bucket, key).await;
+    let last = state["serial"].as_u64().unwrap();
+    assert!(last >= 2, "both runs wrote: {serials:?}");
+    assert_eq!(serials, (1..=last).collect::<Vec<_>>());
+    assert_eq!(lock_item(region, &table, &bucket, key).await, None, "the lock was released");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_holder_blocks_until_its_lease_expires_and_force_unlock_needs_its_id() {
+    let region = "ap-northeast-3"; // no other test uses it
+    let (bucket, table) = (unique("kprov-kill"), unique("locks"));
+    let dir = tiny_plans("killed", region, false, "");
+    let root = dir.path();
+    bootstrap(root, &bucket, region, &table).await;
+    let key = "killed/dev.json";
+    // A short lease for the test; the heartbeat renews it every ~2.7 s while a run lives.
+    let mut env = backend_env(&bucket, region, &table);
+    env.push(("KPROV_LOCK_LEASE", "8s".into()));
+    let kprov = || {
+        let mut c = kprov_s3(root, &bucket, region, &table);
+        c.env("KPROV_LOCK_LEASE", "8s");
+        c
+    };
+
+    let mut holder = Proc::on_terminal(root, &["apply", "--progress", "plain"], &env);
+    holder.wait_for("Only 'yes' will be accepted");
+    let id = holder.lock_id();
+    kill9(holder.kprov_pid());
+    let (code, _) = holder.finish();
+    assert_ne!(code, 0);
+
+    // The dead holder's lease is still running: refused, naming it.
+    kprov()
+        .args(["apply", "--auto-approve", "--progress", "plain"])
+        .assert()
+        .code(1)
+        .stderr(contains(format!("lock id {id}")).and(contains("lease ends in")));
+    // force-unlock with another id is refused and leaves the lock.
+    kprov()
+        .args(["force-unlock", "00000000-0000-4000-8000-000000000000"])
+        .assert()
+        .code(1)
+        .stderr(contains("refusing to unlock").and(contains(format!("lock id {id}"))));
+    assert_eq!(lock_item(region, &table, &bucket, key).await.map(|l| l.0), Some(id.clone()));
+
+    // Once the lease has run out, the next run takes over (and says whose lock it was).
+    kprov().args(["apply", "--auto-approve", "--progress", "plain", "--lock-timeout", "1m"]).assert().success().stderr(
+        contains("Waiting up to 1m")
+            .and(contains("Took over the state lock from"))
+            .and(contains(format!("lock id {id}")))
+            .and(contains("apply complete: 1 created")),
+    );
+    assert_eq!(vpcs(region, "killed").await.len(), 1);
+    assert_eq!(lock_item(region, &table, &bucket, key).await, None);
+
+    // Another holder killed: force-unlock with its id frees the state at once.
+    let mut holder = Proc::on_terminal(root, &["destroy", "--progress", "plain"], &env);
+    holder.wait_for("Only 'yes' will be accepted");
+    let id2 = holder.lock_id();
+    kill9(holder.kprov_pid());
+    holder.finish();
+    kprov()
+        .args(["force-unlock", &id2])
+        .assert()
+        .success()
+        .stdout(contains("Removed the state lock held by").and(contains(&id2)));
+    assert_eq!(lock_item(region, &table, &bucket, key).await, None);
+    kprov()
+        .args(["destroy", "--auto-approve", "--progress", "plain"])
+        .assert()
+        .success()
+        .stderr(contains("Waiting").not().and(contains("destroy complete")));
+    assert!(vpcs(region, "killed").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_loses_its_lease_starts_nothing_and_fails() {
+    let region = "eu-south-2"; // no other test uses it
+    let (bucket, table) = (unique("kprov-lost"), unique("locks"));
+    let dir = tiny_plans("lost", region, false, "");
+    let root = dir.path();
+    bootstrap(root, &bucket, region, &table).await;
+    let key = "lost/dev.json";
+    let mut env = backend_env(&bucket, region, &table);
+    env.push(("KPROV_LOCK_LEASE", "3s".into()));
+
+    let mut run = Proc::on_terminal(root, &["apply", "--progress", "plain"], &env);
+    run.wait_for("Only 'yes' will be accepted");
+    let id = run.lock_id();
+    // A human removes the lock while the run lives: its next heartbeat finds the lock gone.
+    kprov_s3(root, &bucket, region, &table).args(["force-unlock", &id]).assert().success();
+    run.wait_for("Lost the state lock");
+    run.answer("yes");
+    let (code, out) = run.finish();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("lost the state lock"), "{out}");
+    assert!(vpcs(region, "lost").await.is_empty(), "nothing was started after the loss");
+    assert_eq!(lock_item(region, &table, &bucket, key).await, None);
+}
