@@ -6,8 +6,12 @@
 //!   no duplicate, no orphan; the untaggable associations once per subnet — and destroy leaves
 //!   nothing owned behind.
 //! - SIGINT during an apply: exit 130 with a message naming what is pending, the state is
-//!   written, and applying again completes with exactly the plan. A second SIGINT during a
-//!   destroy exits at once; destroying again leaves nothing.
+//!   written, the lock released (the next apply does not wait for it), and applying again
+//!   completes with exactly the plan. A second SIGINT during a destroy exits at once, leaving
+//!   the lock to expire; destroying again takes it over and leaves nothing.
+//!
+//! Runs hold the state lock with a 2 s lease (`KPROV_LOCK_LEASE`), so the lock a killed run
+//! leaves behind is taken over by the next run within seconds (`KPROV_LOCK_TIMEOUT`).
 //!
 //! moto answers in about a millisecond, so the runs are slowed down with the connector's test
 //! hook `KPROV_TEST_API_DELAY_MS` (see `src/aws/limits.rs`) to be signalled mid-run. Each test
@@ -49,14 +53,23 @@ fn planned(dir: &Path) -> BTreeMap<String, Vec<String>> {
     by_kind
 }
 
+/// How long a run waits for a state lock left behind by a killed run. Every run here holds the
+/// lock with a 2 s lease (the minimum), so a killed run's lock is taken over 2 s after its last
+/// heartbeat — the documented recovery, without `force-unlock`.
+const TAKE_OVER: &str = "30s";
+/// Fail at once if the lock is held: proves the previous run released it.
+const NO_WAIT: &str = "0s";
+
 /// `kprov ARGS` in `dir` against moto, not waited for; stderr goes to `dir/stderr.log`.
-fn spawn(dir: &Path, args: &[&str], delay_ms: u64) -> Child {
+fn spawn(dir: &Path, args: &[&str], delay_ms: u64, lock_timeout: &str) -> Child {
     let log = std::fs::File::create(dir.join("stderr.log")).expect("log");
     Command::new(assert_cmd::cargo::cargo_bin("kprov"))
         .args(args)
         .current_dir(dir)
         .envs(support::aws_env())
         .env_remove("AWS_REGION")
+        .env("KPROV_LOCK_LEASE", "2s")
+        .env("KPROV_LOCK_TIMEOUT", lock_timeout)
         .env("KPROV_TEST_API_DELAY_MS", delay_ms.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -94,8 +107,8 @@ fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
 }
 
 /// Run `kprov ARGS` to completion; panics with its stderr unless it exits 0.
-fn run_ok(dir: &Path, args: &[&str]) {
-    let mut child = spawn(dir, args, 0);
+fn run_ok(dir: &Path, args: &[&str], lock_timeout: &str) {
+    let mut child = spawn(dir, args, 0, lock_timeout);
     let code = wait(&mut child, Duration::from_secs(120));
     assert_eq!(code, Some(0), "kprov {args:?} failed:\n{}", stderr_of(dir));
 }
@@ -210,7 +223,7 @@ async fn sigkill_at_random_moments_then_apply_again_gives_exactly_the_plan() {
         // With 50 ms per request and 4 in flight, an apply of this plan takes about 2 s.
         let after = Duration::from_millis(rng.u64(100..2200));
         let mut child =
-            spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "4"], 50);
+            spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "4"], 50, NO_WAIT);
         std::thread::sleep(after);
         let still_running = child.try_wait().expect("try_wait").is_none();
         if still_running {
@@ -224,9 +237,9 @@ async fn sigkill_at_random_moments_then_apply_again_gives_exactly_the_plan() {
             if still_running { "mid-run" } else { "after it had finished" },
             if state_after != state_before { "changed" } else { "untouched" }
         );
-        run_ok(dir.path(), &["apply", "--auto-approve", "--progress", "plain"]);
+        run_ok(dir.path(), &["apply", "--auto-approve", "--progress", "plain"], TAKE_OVER);
         assert_exactly_planned(CRASH_REGION, &planned, &format!("round {round} after re-apply")).await;
-        run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"]);
+        run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"], NO_WAIT);
         assert_nothing_owned(CRASH_REGION, &format!("round {round} after destroy")).await;
     }
     assert!(killed_mid_run * 2 >= rounds, "most kills should land mid-run ({killed_mid_run} of {rounds})");
@@ -239,7 +252,8 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     let total: usize = planned.values().map(Vec::len).sum();
 
     // Interrupt once a handful of resources are done.
-    let mut child = spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "2"], 100);
+    let mut child =
+        spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "2"], 100, NO_WAIT);
     let start = Instant::now();
     while stderr_of(dir.path()).matches(": created").count() < 5 {
         assert!(start.elapsed() < Duration::from_secs(60), "apply made no progress:\n{}", stderr_of(dir.path()));
@@ -265,13 +279,14 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     let taggable: usize = planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(_, v)| v.len()).sum();
     assert!(created < taggable, "the interrupt stopped the apply ({created} of {taggable} exist)");
 
-    run_ok(dir.path(), &["apply", "--auto-approve", "--progress", "plain"]);
+    // Without waiting for the lock: the interrupted run released it.
+    run_ok(dir.path(), &["apply", "--auto-approve", "--progress", "plain"], NO_WAIT);
     assert_exactly_planned(INTERRUPT_REGION, &planned, "after the interrupted apply was re-run").await;
 
     // A second SIGINT exits at once, even with work in flight: every request takes 5 s here,
     // so after one SIGINT the destroy would still be finishing its in-flight call.
     let mut child =
-        spawn(dir.path(), &["destroy", "--auto-approve", "--progress", "plain", "--parallelism", "1"], 5000);
+        spawn(dir.path(), &["destroy", "--auto-approve", "--progress", "plain", "--parallelism", "1"], 5000, NO_WAIT);
     let start = Instant::now();
     while !stderr_of(dir.path()).contains(": deleting...") {
         assert!(start.elapsed() < Duration::from_secs(60), "destroy made no progress:\n{}", stderr_of(dir.path()));
@@ -284,6 +299,7 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     let code = wait(&mut child, Duration::from_secs(60));
     assert_eq!(code, Some(130), "exit code after two SIGINTs:\n{}", stderr_of(dir.path()));
     assert!(t.elapsed() < Duration::from_secs(2), "the second SIGINT exits at once ({:?})", t.elapsed());
-    run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"]);
+    // Exiting at once left the lock behind; it is taken over once its lease has run out.
+    run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"], TAKE_OVER);
     assert_nothing_owned(INTERRUPT_REGION, "after destroy").await;
 }
