@@ -221,14 +221,16 @@ mod tests {
         let s = RunSummary {
             verb: "apply",
             report: &r,
-            text.contains("✘ apply incomplete: 3 created, 0 updated, 0 deleted in 2m 05s (1 failed, 1 skipped); state saved"),
+            critical_path: Some(&cp),
             api: &api,
             state_location: "state/dev.json".into(),
             interrupted: false,
         };
         let text = s.text();
         assert!(
-            text.contains("✘ apply incomplete in 2m 05s: 3 created, 0 updated, 0 deleted, 1 failed, 1 skipped"),
+            text.contains(
+                "✘ apply incomplete: 3 created, 0 updated, 0 deleted in 2m 05s (1 failed, 1 skipped); state saved"
+            ),
             "{text}"
         );
         assert!(
