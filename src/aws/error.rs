@@ -12,8 +12,10 @@
 //!   match on it and users see what happened;
 //! - the request never got an answer (connection refused, timeout) → [`ResourceError::Transport`].
 //!
-//! `retryable` only informs the report: the SDK's own retry strategy has already retried
-//! throttling and transient errors (with backoff and jitter) by the time an error reaches us.
+//! `retryable` only informs the report: throttling (the codes in
+//! `engine::rate_limit::THROTTLING_CODES`) and transient errors have already been retried with
+//! backoff and jitter — by the rate-limited connector and the SDK — by the time an error
+//! reaches us.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -22,23 +24,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
 
 use crate::resource::ResourceError;
-
-/// Error codes AWS services use for throttling. The SDK retries these itself; we only report
-/// them as retryable.
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "SlowDown",
-    "BandwidthLimitExceeded",
-    "EC2ThrottledException",
-    "PriorRequestNotComplete",
-];
 
 /// Convert any SDK failure of `operation` into a [`ResourceError`].
 pub fn from_sdk<E>(operation: &str, err: SdkError<E, HttpResponse>) -> ResourceError
@@ -101,7 +86,7 @@ fn without_code(operation: String, status: u16, raw: &HttpResponse, request_id: 
 
 /// Throttling codes, HTTP 429, and any 5xx are worth retrying.
 pub fn is_retryable(code: &str, status: u16) -> bool {
-    THROTTLING_CODES.contains(&code) || status == 429 || (500..=599).contains(&status)
+    crate::engine::rate_limit::is_throttling_code(code) || status == 429 || (500..=599).contains(&status)
 }
 
 /// Does `code` say the resource (or the sub-resource addressed) does not exist?

@@ -7,6 +7,10 @@
 //!
 //! Errors of every service go through [`error::from_sdk`], so codes, request ids and
 //! retryability are classified in one place.
+//!
+//! Every request goes through [`limits::LimitedHttpClient`], set as the configuration's HTTP
+//! client: per-service token buckets, the throttling retry and per-service call statistics,
+//! shared by all clients made from one configuration.
 
 pub mod acm;
 pub mod ec2;
@@ -16,31 +20,42 @@ pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod kms;
+pub mod limits;
 pub mod logs;
 pub mod route53;
 pub mod shared;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::engine::{Model, RateLimiter};
 use crate::resource::Registry;
 
-/// Attempts per API call (the first try included). The SDK's standard retry mode retries
-/// throttling and transient errors with exponential backoff and jitter; engine-level rate
-/// limiting keeps us from needing many.
+/// Attempts per API call (the first try included) in the SDK's standard retry, which handles
+/// transient errors (5xx, timeouts) with exponential backoff and jitter. Throttling is retried
+/// before the SDK sees it, by the rate-limited connector ([`limits`]), under the AWS model's
+/// retry policy.
 pub const MAX_ATTEMPTS: u32 = 4;
 
-/// The SDK configuration for `region`.
+/// The SDK configuration for `region`, rate-limited by the built-in AWS model's buckets.
 ///
 /// Credentials come from the standard chain (env, profile, SSO, IMDS, …). The endpoint is
 /// `endpoint_url` when given; otherwise aws-config itself honours `AWS_ENDPOINT_URL` (and the
 /// per-service `AWS_ENDPOINT_URL_<SERVICE>`) and the profile's `endpoint_url`.
 pub async fn sdk_config(region: &str, endpoint_url: Option<&str>) -> SdkConfig {
+    sdk_config_limited(region, endpoint_url, Arc::new(RateLimiter::from_model(&Model::builtin()))).await
+}
+
+/// [`sdk_config`] with every request going through `limiter` (whose statistics the caller
+/// keeps for the run summary).
+pub async fn sdk_config_limited(region: &str, endpoint_url: Option<&str>, limiter: Arc<RateLimiter>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .retry_config(retry_config());
+        .retry_config(retry_config())
+        .http_client(limits::LimitedHttpClient::new(limiter, None));
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }

@@ -7,9 +7,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{confirm, Context};
 use super::{CliError, Global, Outcome, RunArgs};
-use crate::engine::{self, OpKind, RunOptions};
+use crate::engine::{self, RunOptions};
 use crate::plan::{self, render, Plan, PLAN_FORMAT};
 use crate::state::State;
+use crate::ui::summary::RunSummary;
+use crate::ui::ProgressMode;
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
@@ -98,32 +100,27 @@ async fn execute(
     let ui = tokio::spawn(crate::ui::render(rx, run.progress));
     let state = state.unwrap_or_else(|| State::new(&ctx.stack.name, &ctx.stack.env));
     let opts = RunOptions { owner: ctx.owner(), parallelism: run.parallelism as usize, cancel: ctx.run_token(&cancel) };
+    // The fastest this plan can go under typical AWS durations, for the summary.
+    let critical = engine::critical_path(&plan, &ctx.model.durations).ok();
     let report = engine::run(&plan, &ctx.registry, state, Arc::clone(&ctx.backend), tx, opts).await?;
     let _ = ui.await;
 
-    let n = |k| report.done.get(&k).copied().unwrap_or(0);
-    eprintln!(
-        "\n{} {}: {} created, {} updated, {} deleted in {:.1}s; state {} at serial {}.",
-        if report.ok() { "✔" } else { "✘" },
-        if report.ok() { format!("{verb} complete") } else { format!("{verb} incomplete") },
-        n(OpKind::Create),
-        n(OpKind::Update),
-        n(OpKind::Delete),
-        report.elapsed.as_secs_f64(),
-        ctx.backend.describe(),
-        report.state.serial,
-    );
-    for (addr, op, err) in &report.failed {
-        eprintln!("Error: {addr}: {} failed: {err}", op.verb());
+    let interrupted = cancel.is_cancelled();
+    let api = ctx.limiter.stats();
+    let summary = RunSummary {
+        verb,
+        report: &report,
+        critical_path: critical.as_ref(),
+        api: &api,
+        state_location: ctx.backend.describe(),
+        interrupted,
+    };
+    if run.progress == ProgressMode::Json {
+        eprintln!("{}", summary.json());
+    } else {
+        eprint!("{}", summary.text());
     }
-    if !report.skipped.is_empty() {
-        eprintln!("{} operations skipped because something they depend on failed.", report.skipped.len());
-    }
-    if cancel.is_cancelled() {
-        eprintln!(
-            "Interrupted: {} operations not started or abandoned; state is saved. Run `kprov {verb}` again to continue.",
-            report.cancelled.len()
-        );
+    if interrupted {
         return Ok(Outcome::Interrupted);
     }
     if report.ok() {

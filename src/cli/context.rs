@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Global, Outcome};
 use crate::config::{self, Stack};
+use crate::engine::{Model, RateLimiter};
 use crate::resource::{Cx, Owner, Registry};
 use crate::state::lock::{LockError, LockGuard, LockOptions, LockStore};
 use crate::state::{spec, Backend};
@@ -20,6 +21,11 @@ pub struct Context {
     pub lock_options: LockOptions,
     /// Held by commands that write state.
     lock: Option<LockGuard>,
+    /// The AWS model (durations, rate limits) with the user's overrides.
+    pub model: Model,
+    /// Every AWS request of the resource kinds goes through it; its statistics feed the run
+    /// summary.
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl Context {
@@ -27,12 +33,14 @@ impl Context {
     /// region.
     pub async fn load(g: &Global) -> Result<Self, CliError> {
         let stack = load_stack(g)?;
-        let sdk = crate::aws::sdk_config(&stack.region, g.endpoint_url.as_deref()).await;
+        let model = Model::load(g.rate_limits.as_deref())?;
+        let limiter = Arc::new(RateLimiter::from_model(&model));
+        let sdk = crate::aws::sdk_config_limited(&stack.region, g.endpoint_url.as_deref(), limiter.clone()).await;
         let registry = crate::aws::registry(&sdk);
         let resolved = spec::resolve(&stack, &g.backend.overrides(), &g.state_dir).map_err(CliError::Refused)?;
         let (backend, locks) = spec::open(&resolved.spec, g.endpoint_url.as_deref()).await;
         let lock_options = LockOptions { lease: resolved.lease, timeout: g.backend.lock_timeout };
-        Ok(Context { stack, registry, backend, locks, lock_options, lock: None })
+        Ok(Context { stack, registry, backend, locks, lock_options, lock: None, model, limiter })
     }
 
     /// [`Context::load`], then take the state lock for `operation` (a command that writes

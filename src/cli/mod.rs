@@ -37,6 +37,9 @@ pub struct Global {
     /// Send AWS requests here (a local emulator); AWS_ENDPOINT_URL works too
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
+    /// Override the built-in AWS rate limits (a TOML file, see docs/performance.md)
+    #[arg(long, global = true, env = "KPROV_RATE_LIMITS")]
+    pub rate_limits: Option<PathBuf>,
     #[command(flatten)]
     pub backend: backend::BackendArgs,
 }
@@ -103,6 +106,8 @@ pub enum CliError {
     State(#[from] crate::state::StateError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Model(#[from] crate::engine::model::ModelError),
     #[error(transparent)]
     Lock(#[from] crate::state::lock::LockError),
     #[error(transparent)]

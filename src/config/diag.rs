@@ -27,6 +27,9 @@ impl Span {
 struct SourceFile {
     path: PathBuf,
     text: String,
+    /// Byte offsets where lines start; every declaration asks for its location, so finding a
+    /// line must not rescan the file (that made loading quadratic in the number of resources).
+    line_starts: Vec<usize>,
 }
 
 /// The plan files read so far, addressed by index (the `file` of a [`Span`]).
@@ -37,7 +40,8 @@ pub(crate) struct Sources {
 
 impl Sources {
     pub fn add(&mut self, path: PathBuf, text: String) -> usize {
-        self.files.push(SourceFile { path, text });
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        self.files.push(SourceFile { path, text, line_starts });
         self.files.len() - 1
     }
 
@@ -56,10 +60,11 @@ impl Sources {
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
+        // The last line start at or before `start` (index 0 is always 0).
+        let starts = self.files.get(span.file).map(|f| f.line_starts.as_slice()).unwrap_or(&[0]);
+        let line = starts.partition_point(|&s| s <= start).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let col = text[line_start..start].chars().count() + 1;
         SourceLoc { file: self.path(span.file).to_path_buf(), line, col }
     }
 

@@ -125,6 +125,9 @@ struct Builder<'a> {
     variables: BTreeMap<String, (Variable, Span)>,
     locals: Vec<Entry>,
     resources: Vec<RawResource>,
+    /// (kind, name) → index in `resources`, for the duplicate check (a linear search made
+    /// loading quadratic in the number of resources).
+    declared: std::collections::HashMap<(String, String), usize>,
     backend: Option<Entry>,
     drift: Option<Entry>,
 }
@@ -139,6 +142,7 @@ impl<'a> Builder<'a> {
             variables: BTreeMap::new(),
             locals: Vec::new(),
             resources: Vec::new(),
+            declared: std::collections::HashMap::new(),
             backend: None,
             drift: None,
         }
@@ -279,7 +283,8 @@ impl<'a> Builder<'a> {
                         format!("resource name `{}` may only contain letters, digits, `-` and `_`", res.key),
                     ));
                 }
-                if let Some(first) = self.resources.iter().find(|r| r.kind == kind.key && r.name == res.key) {
+                let id = (kind.key.clone(), res.key.clone());
+                if let Some(first) = self.declared.get(&id).and_then(|&i| self.resources.get(i)) {
                     let first = self.sources.loc(first.loc);
                     return Err(self.sources.error(
                         res.value.span,
@@ -304,6 +309,7 @@ impl<'a> Builder<'a> {
                         _ => raw.attrs.push(a.clone()),
                     }
                 }
+                self.declared.insert(id, self.resources.len());
                 self.resources.push(raw);
             }
         }

@@ -252,15 +252,13 @@ fn resolve(shared: &Shared, c: &Change) -> Result<Attrs, ResourceError> {
 
 async fn run_op(shared: &Arc<Shared>, op: &Op, c: &Change) -> Result<(), ResourceError> {
     let address = op.address.clone();
-    let started = Instant::now();
-    let kind = shared
-        .registry
-        .get(&c.kind)
-        .cloned()
-        .ok_or_else(|| ResourceError::invalid(format!("unknown resource kind `{}`", c.kind)))?;
-    let _ = shared.events.send(Event::Started { address: address.clone(), op: op.kind });
-    let result = run_op_inner(shared, op, c, kind.as_ref()).await;
-    let elapsed = started.elapsed();
+    // Set when the operation gets its slot and starts calling AWS (the `Started` event).
+    let started = std::sync::OnceLock::new();
+    let result = match shared.registry.get(&c.kind).cloned() {
+        Some(kind) => run_op_inner(shared, op, c, kind.as_ref(), &started).await,
+        None => Err(ResourceError::invalid(format!("unknown resource kind `{}`", c.kind))),
+    };
+    let elapsed = started.get().map(Instant::elapsed).unwrap_or_default();
     match &result {
         Ok(id) => {
             let _ = shared.events.send(Event::Done { address, op: op.kind, id: id.clone(), elapsed });
@@ -275,15 +273,9 @@ async fn run_op(shared: &Arc<Shared>, op: &Op, c: &Change) -> Result<(), Resourc
     result.map(|_| ())
 }
 
-async fn run_op_inner(
-    shared: &Arc<Shared>,
-    op: &Op,
-    c: &Change,
-    kind: &dyn crate::resource::ResourceKind,
-) -> Result<Option<String>, ResourceError> {
-    let key = op.address.to_string();
-    let persist =
-        |u| async { shared.state.persist(u).await.map_err(|m| ResourceError::invalid(format!("state: {m}"))) };
+/// Wait for a parallelism slot (or the run's cancellation), then build the operation's
+/// context around it and report the operation as started.
+async fn start(shared: &Arc<Shared>, op: &Op, started: &std::sync::OnceLock<Instant>) -> Result<Cx, ResourceError> {
     let permit = tokio::select! {
         p = shared.slots.clone().acquire_owned() => p.map_err(|_| ResourceError::Cancelled)?,
         _ = shared.cancel.cancelled() => return Err(ResourceError::Cancelled),
@@ -296,7 +288,28 @@ async fn run_op_inner(
             Phase::Waiting(what) => Event::Waiting { address: addr.clone(), op: opk, what: what.clone() },
         });
     });
-    let cx = Cx::for_operation(shared.owner.clone(), shared.cancel.clone(), shared.slots.clone(), permit, hook);
+    let _ = started.set(Instant::now());
+    let _ = shared.events.send(Event::Started { address: op.address.clone(), op: op.kind });
+    Ok(Cx::for_operation(shared.owner.clone(), shared.cancel.clone(), shared.slots.clone(), permit, hook))
+}
+
+/// One operation. The parallelism slot is held only around the kind's call: waiting for a
+/// state write is not an API operation, and not holding a slot meanwhile lets the state writer
+/// put the intents of every ready operation (and the results of every finished one) into one
+/// write instead of one write per slot's worth.
+async fn run_op_inner(
+    shared: &Arc<Shared>,
+    op: &Op,
+    c: &Change,
+    kind: &dyn crate::resource::ResourceKind,
+    started: &std::sync::OnceLock<Instant>,
+) -> Result<Option<String>, ResourceError> {
+    let key = op.address.to_string();
+    let persist =
+        |u| async { shared.state.persist(u).await.map_err(|m| ResourceError::invalid(format!("state: {m}"))) };
+    if shared.cancel.is_cancelled() {
+        return Err(ResourceError::Cancelled);
+    }
 
     match op.kind {
         OpKind::Create => {
@@ -316,8 +329,21 @@ async fn run_op_inner(
                 },
             ))
             .await?;
+            let cx = match start(shared, op, started).await {
+                Ok(cx) => cx,
+                Err(e) => {
+                    // Interrupted before the call: nothing reached AWS, the intent can go
+                    // (unless it is an earlier run's, whose create may have happened).
+                    if !shared.tokens.contains_key(&key) {
+                        let _ = shared.state.record(StateUpdate::Remove(key));
+                    }
+                    return Err(e);
+                }
+            };
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
-            match kind.create(&cx, &spec).await {
+            let result = cx.scope(kind.create(&cx, &spec)).await;
+            drop(cx);
+            match result {
                 Ok(obs) => {
                     persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
                     let id = obs.id.clone();
@@ -343,7 +369,10 @@ async fn run_op_inner(
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("update without a prior resource"))?;
             let attrs = resolve(shared, c)?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: uuid::Uuid::new_v4().to_string() };
-            let obs = kind.update(&cx, prior, &spec).await?;
+            let cx = start(shared, op, started).await?;
+            let obs = cx.scope(kind.update(&cx, prior, &spec)).await;
+            drop(cx);
+            let obs = obs?;
             persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
             let id = obs.id.clone();
             if let Ok(mut live) = shared.live.write() {
@@ -353,7 +382,10 @@ async fn run_op_inner(
         }
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;
-            kind.delete(&cx, prior).await?;
+            let cx = start(shared, op, started).await?;
+            let done = cx.scope(kind.delete(&cx, prior)).await;
+            drop(cx);
+            done?;
             persist(StateUpdate::Remove(key)).await?;
             Ok(Some(prior.id.clone()))
         }

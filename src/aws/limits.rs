@@ -1,0 +1,452 @@
+//! Every AWS request kprov sends passes one rate-limited HTTP client.
+//!
+//! [`LimitedHttpClient`] wraps the SDK's default HTTPS client and is set once in the SDK
+//! configuration (`aws::sdk_config`), so every service client — and every call of every
+//! resource kind — is limited and counted without any kind doing anything. For each request,
+//! the connector:
+//! 1. classifies it ([`classify`]): the service from the SigV4 credential scope (the host is
+//!    useless behind an endpoint override), the action from the form body (`Action=…`, EC2 /
+//!    IAM / ELBv2 query protocol), the `X-Amz-Target` header (JSON protocols) or the method and
+//!    path (REST protocols), and the API class whose token bucket it takes from;
+//! 2. sends it through the shared [`RateLimiter`], which waits for a token (without holding
+//!    the operation's parallelism slot), retries throttled answers with exponential backoff and
+//!    jitter, and counts calls, throttles and retries per service. A throttled answer is
+//!    recognised from its status (429) or its error code, read from the (small) error body;
+//!    every other answer goes back to the SDK untouched, whose standard retry deals with
+//!    transient errors (5xx, timeouts) — non-throttling errors fail fast.
+//!
+//! Test hook: `KPROV_TEST_API_DELAY_MS=N` makes every request take N ms longer (holding its
+//! slot, like network latency). moto answers in about a millisecond; the interrupt and crash
+//! tests use this to have an apply still running when they signal it. It is not meant for
+//! anything else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+
+use crate::engine::rate_limit::{is_throttling_code, ApiCall, RateLimiter};
+
+/// The environment variable of the latency test hook.
+pub const TEST_DELAY_ENV: &str = "KPROV_TEST_API_DELAY_MS";
+
+/// The SDK's default HTTPS client wrapped in the rate limiter.
+#[derive(Debug, Clone)]
+pub struct LimitedHttpClient {
+    inner: SharedHttpClient,
+    limiter: Arc<RateLimiter>,
+    delay: Option<Duration>,
+}
+
+impl LimitedHttpClient {
+    /// Wrap `inner` (the SDK's default HTTPS client when `None`).
+    pub fn new(limiter: Arc<RateLimiter>, inner: Option<SharedHttpClient>) -> Self {
+        let delay = std::env::var(TEST_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
+        LimitedHttpClient { inner: inner.unwrap_or_else(default_https_client), limiter, delay }
+    }
+}
+
+/// What the SDK would use by default: hyper 1.x with rustls (aws-lc) and proxy settings from
+/// the environment, as `aws-smithy-runtime` builds it for the current behaviour version.
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            conn.set_sleep_impl(c.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
+impl HttpClient for LimitedHttpClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(LimitedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limiter: self.limiter.clone(),
+            delay: self.delay,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LimitedConnector {
+    inner: SharedHttpConnector,
+    limiter: Arc<RateLimiter>,
+    delay: Option<Duration>,
+}
+
+impl HttpConnector for LimitedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let call = classify(&request);
+        let (inner, limiter, delay) = (self.inner.clone(), self.limiter.clone(), self.delay);
+        HttpConnectorFuture::new(async move {
+            if sdk_attempt(&request) > 1 {
+                limiter.note_retry(&call.service);
+            }
+            // Requests whose body cannot be replayed (streaming uploads) are sent once; a
+            // throttled answer then goes back to the SDK's own retry.
+            let template = request.try_clone();
+            let mut first = Some(request);
+            let answer = limiter
+                .call(
+                    &call,
+                    |r: &Result<(HttpResponse, bool), ConnectorError>| matches!(r, Ok((_, true))) && template.is_some(),
+                    |_| {
+                        let req = first.take().or_else(|| template.as_ref().and_then(HttpRequest::try_clone));
+                        let inner = inner.clone();
+                        async move {
+                            let req = req.ok_or_else(|| {
+                                ConnectorError::other("the request body cannot be sent again".into(), None)
+                            })?;
+                            if let Some(d) = delay {
+                                tokio::time::sleep(d).await;
+                            }
+                            let resp = inner.call(req).await?;
+                            inspect(resp).await
+                        }
+                    },
+                )
+                .await;
+            answer.map(|(resp, _)| resp)
+        })
+    }
+}
+
+/// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`), 1 when absent.
+fn sdk_attempt(req: &HttpRequest) -> u32 {
+    req.headers()
+        .get("amz-sdk-request")
+        .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("attempt=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Error bodies are small; anything bigger is not an AWS error document.
+const ERROR_BODY_MAX: usize = 256 * 1024;
+
+/// Is `resp` a throttling answer? Error bodies are read into memory to find the code, and put
+/// back so the SDK parses them as usual.
+async fn inspect(mut resp: HttpResponse) -> Result<(HttpResponse, bool), ConnectorError> {
+    let status = resp.status().as_u16();
+    if status < 400 {
+        return Ok((resp, false));
+    }
+    if status == 429 {
+        return Ok((resp, true));
+    }
+    let header_code = resp.headers().get("x-amzn-errortype").map(|v| v.split(':').next().unwrap_or(v).to_string());
+    let body = std::mem::replace(resp.body_mut(), SdkBody::taken());
+    let bytes: Vec<u8> = match body.bytes() {
+        Some(b) => b.to_vec(),
+        None => ByteStream::new(body).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes().to_vec(),
+    };
+    let code = header_code.or_else(|| error_code(&bytes[..bytes.len().min(ERROR_BODY_MAX)]));
+    *resp.body_mut() = SdkBody::from(bytes);
+    Ok((resp, code.as_deref().is_some_and(is_throttling_code)))
+}
+
+/// The error code in an AWS error body: `<Code>X</Code>` (XML protocols) or `"__type":
+/// "prefix#X"` / `"code": "X"` (JSON protocols).
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if let Some(start) = text.find("<Code>") {
+        let rest = &text[start + "<Code>".len()..];
+        return rest.find("</Code>").map(|end| rest[..end].trim().to_string());
+    }
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let raw = v.get("__type").or_else(|| v.get("code")).or_else(|| v.get("Code"))?.as_str()?;
+    Some(raw.rsplit('#').next().unwrap_or(raw).split(':').next().unwrap_or(raw).to_string())
+}
+
+/// Classify a request: service, API class (the token bucket), action, serialization key.
+pub fn classify(req: &HttpRequest) -> ApiCall {
+    let service = signing_service(req).unwrap_or_else(|| host_service(req.uri()));
+    let form = req.body().bytes().and_then(|b| std::str::from_utf8(b).ok()).filter(|b| b.contains("Action="));
+    let target = req.headers().get("x-amz-target");
+    let path = uri_path(req.uri());
+    if let Some(form) = form {
+        let action = form_value(form, "Action").unwrap_or_default();
+        let class = if service == "ec2" { ec2_class(&action, form) } else { verb_class(&action) };
+        return ApiCall::new(&service, class, &action);
+    }
+    if let Some(target) = target {
+        let action = target.rsplit('.').next().unwrap_or(target).to_string();
+        return ApiCall::new(&service, verb_class(&action), &action);
+    }
+    // REST protocols: the method says whether the call changes anything.
+    let method = req.method().to_ascii_uppercase();
+    let class = if matches!(method.as_str(), "GET" | "HEAD") { "non_mutating" } else { "mutating" };
+    let action = format!("{method} {path}");
+    if service == "route53" {
+        let call = ApiCall::new(&service, "account", &action);
+        // POST /2013-04-01/hostedzone/{Id}/rrset: ChangeResourceRecordSets on zone {Id}.
+        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        if method == "POST" && parts.len() == 5 && parts[2] == "hostedzone" && parts[4] == "rrset" {
+            return call.serialized(format!("route53:zone:{}", parts[3]));
+        }
+        return call;
+    }
+    ApiCall::new(&service, class, &action)
+}
+
+/// The EC2 API class of `action` (EC2 API reference, "Request throttling").
+fn ec2_class(action: &str, form: &str) -> &'static str {
+    match action {
+        "AuthorizeSecurityGroupIngress"
+        | "AuthorizeSecurityGroupEgress"
+        | "RevokeSecurityGroupIngress"
+        | "RevokeSecurityGroupEgress" => "resource_intensive",
+        "CreateNatGateway" | "DeleteNatGateway" => "nat_gateway",
+        "CreateTags" | "DeleteTags" => "tags",
+        "CreateVpcEndpoint" | "ModifyVpcEndpoint" | "DeleteVpcEndpoints" => "vpc_endpoint",
+        a if a.starts_with("Describe") => {
+            // A Describe with neither a filter nor an id list counts against the smaller
+            // "unfiltered" bucket.
+            let narrowed = form.split('&').any(|kv| {
+                let key = kv.split('=').next().unwrap_or("");
+                key.starts_with("Filter.") || key.contains("Id.") || key.ends_with("Id")
+            });
+            if narrowed {
+                "non_mutating"
+            } else {
+                "unfiltered_describe"
+            }
+        }
+        a if a.starts_with("Get") || a.starts_with("List") || a.starts_with("Search") => "non_mutating",
+        _ => "mutating",
+    }
+}
+
+/// Reads (`Describe*`, `Get*`, `List*`) or changes, for services without finer classes.
+fn verb_class(action: &str) -> &'static str {
+    if ["Describe", "Get", "List", "Search", "Head"].iter().any(|p| action.starts_with(p)) {
+        "non_mutating"
+    } else {
+        "mutating"
+    }
+}
+
+fn form_value(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| v.to_string())
+    })
+}
+
+/// The service of the SigV4 credential scope: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+fn signing_service(req: &HttpRequest) -> Option<String> {
+    let auth = req.headers().get("authorization")?;
+    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let parts: Vec<&str> = scope.split('/').collect();
+    (parts.len() == 5).then(|| parts[3].to_string())
+}
+
+/// `ec2.us-east-1.amazonaws.com` → `ec2` (unsigned requests only).
+fn host_service(uri: &str) -> String {
+    let host = uri.split("://").nth(1).unwrap_or(uri).split(['/', ':']).next().unwrap_or("");
+    host.split('.').next().filter(|s| !s.is_empty()).unwrap_or("unknown").to_string()
+}
+
+fn uri_path(uri: &str) -> String {
+    let after_scheme = uri.split("://").nth(1).unwrap_or(uri);
+    let path = after_scheme.find('/').map(|i| &after_scheme[i..]).unwrap_or("/");
+    path.split('?').next().unwrap_or(path).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        let mut r = HttpRequest::new(SdkBody::from(body.to_string()));
+        r.set_method(method).expect("method");
+        r.set_uri(uri).expect("uri");
+        for (k, v) in headers {
+            r.headers_mut().insert(k.to_string(), v.to_string());
+        }
+        r
+    }
+
+    fn auth(service: &str) -> (&'static str, String) {
+        let v = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/{service}/aws4_request, SignedHeaders=host, Signature=abc"
+        );
+        ("authorization", v)
+    }
+
+    fn classify_with(service: &str, method: &str, uri: &str, extra: &[(&str, &str)], body: &str) -> ApiCall {
+        let (k, v) = auth(service);
+        let mut headers = vec![(k, v.as_str())];
+        headers.extend_from_slice(extra);
+        classify(&req(method, uri, &headers, body))
+    }
+
+    #[test]
+    fn ec2_actions_land_in_their_buckets() {
+        let ec2 = |body: &str| classify_with("ec2", "POST", "http://127.0.0.1:5000/", &[], body);
+        let c = ec2("Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-1");
+        assert_eq!(
+            (c.service.as_str(), c.class.as_str(), c.action.as_str()),
+            ("ec2", "resource_intensive", "AuthorizeSecurityGroupIngress")
+        );
+        assert_eq!(ec2("Action=CreateNatGateway&SubnetId=s").class, "nat_gateway");
+        assert_eq!(ec2("Action=CreateTags&ResourceId.1=vpc-1").class, "tags");
+        assert_eq!(ec2("Action=CreateVpc&CidrBlock=10.0.0.0%2F16").class, "mutating");
+        assert_eq!(ec2("Action=DescribeVpcs&Filter.1.Name=vpc-id&Filter.1.Value.1=vpc-1").class, "non_mutating");
+        assert_eq!(ec2("Action=DescribeVpcs&Version=2016-11-15").class, "unfiltered_describe");
+    }
+
+    #[test]
+    fn json_rest_and_route53_requests_are_classified() {
+        let kms = classify_with(
+            "kms",
+            "POST",
+            "https://kms.eu-west-1.amazonaws.com/",
+            &[("x-amz-target", "TrentService.CreateKey")],
+            "{}",
+        );
+        assert_eq!((kms.service.as_str(), kms.class.as_str(), kms.action.as_str()), ("kms", "mutating", "CreateKey"));
+        let logs = classify_with(
+            "logs",
+            "POST",
+            "http://127.0.0.1:5000/",
+            &[("x-amz-target", "Logs_20140328.DescribeLogGroups")],
+            "{}",
+        );
+        assert_eq!(logs.class, "non_mutating");
+        let eks = classify_with("eks", "GET", "http://127.0.0.1:5000/clusters/main?x=1", &[], "");
+        assert_eq!(
+            (eks.service.as_str(), eks.class.as_str(), eks.action.as_str()),
+            ("eks", "non_mutating", "GET /clusters/main")
+        );
+        let change = classify_with(
+            "route53",
+            "POST",
+            "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset/",
+            &[],
+            "<xml/>",
+        );
+        assert_eq!(change.class, "account");
+        assert_eq!(change.serialize.as_deref(), Some("route53:zone:Z123"));
+        let list =
+            classify_with("route53", "GET", "https://route53.amazonaws.com/2013-04-01/hostedzone/Z123/rrset", &[], "");
+        assert_eq!(list.serialize, None);
+        let iam = classify_with("iam", "POST", "http://127.0.0.1:5000/", &[], "Action=GetRole&RoleName=x");
+        assert_eq!((iam.service.as_str(), iam.class.as_str()), ("iam", "non_mutating"));
+        // Unsigned: fall back to the host name.
+        let unsigned = classify(&req("GET", "https://ec2.us-east-1.amazonaws.com/", &[], ""));
+        assert_eq!(unsigned.service, "ec2");
+    }
+
+    #[test]
+    fn error_codes_are_found_in_xml_and_json_bodies() {
+        let xml = b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
+        assert_eq!(error_code(xml).as_deref(), Some("RequestLimitExceeded"));
+        assert_eq!(
+            error_code(br#"{"__type":"com.amazonaws.kms#ThrottlingException","message":"x"}"#).as_deref(),
+            Some("ThrottlingException")
+        );
+        assert_eq!(error_code(br#"{"code":"TooManyRequestsException"}"#).as_deref(), Some("TooManyRequestsException"));
+        assert_eq!(error_code(b"<html>500</html>"), None);
+    }
+
+    /// A fake service: answers `RequestLimitExceeded` (HTTP 400, EC2's XML) to the first
+    /// `throttle` requests, then 200.
+    #[derive(Debug)]
+    struct Fake {
+        seen: Arc<std::sync::atomic::AtomicU32>,
+        throttle: u32,
+    }
+
+    impl HttpConnector for Fake {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let throttled = n < self.throttle;
+            HttpConnectorFuture::ready(Ok(if throttled {
+                let body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code></Error></Errors></Response>";
+                HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))
+            } else {
+                HttpResponse::new(200.try_into().expect("status"), SdkBody::from("<ok/>"))
+            }))
+        }
+    }
+
+    fn connector(
+        throttle: u32,
+        max_attempts: u32,
+    ) -> (LimitedConnector, Arc<RateLimiter>, Arc<std::sync::atomic::AtomicU32>) {
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let policy = crate::engine::model::RetryPolicy { max_attempts, initial_backoff_s: 0.5, max_backoff_s: 20.0 };
+        let limiter = Arc::new(RateLimiter::unlimited(policy).with_seed(5));
+        let inner = SharedHttpConnector::new(Fake { seen: seen.clone(), throttle });
+        (LimitedConnector { inner, limiter: limiter.clone(), delay: None }, limiter, seen)
+    }
+
+    fn ec2_request() -> HttpRequest {
+        let (k, v) = auth("ec2");
+        req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], "Action=CreateVpc&CidrBlock=10.0.0.0%2F16")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_request_is_sent_again_after_a_backoff_and_counted() {
+        let (conn, limiter, seen) = connector(2, 8);
+        let t0 = tokio::time::Instant::now();
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3, "two throttled attempts, then success");
+        assert!(t0.elapsed() > Duration::ZERO, "it backed off");
+        let s = limiter.stats()["ec2"];
+        assert_eq!((s.calls, s.throttled, s.retries), (3, 2, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_attempts_run_out_the_throttled_answer_reaches_the_sdk_intact() {
+        let (conn, limiter, seen) = connector(100, 3);
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 400);
+        assert!(resp.body().bytes().is_some_and(|b| String::from_utf8_lossy(b).contains("RequestLimitExceeded")));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(limiter.stats()["ec2"].throttled, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_go_back_at_once() {
+        #[derive(Debug)]
+        struct Refuse;
+        impl HttpConnector for Refuse {
+            fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+                let body = "<Response><Errors><Error><Code>InvalidParameterValue</Code></Error></Errors></Response>";
+                HttpConnectorFuture::ready(Ok(HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))))
+            }
+        }
+        let limiter = Arc::new(RateLimiter::unlimited(Default::default()));
+        let conn = LimitedConnector { inner: SharedHttpConnector::new(Refuse), limiter: limiter.clone(), delay: None };
+        let t0 = tokio::time::Instant::now();
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 400);
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        assert_eq!(limiter.stats()["ec2"].calls, 1);
+    }
+
+    #[test]
+    fn the_sdk_attempt_header_is_read() {
+        assert_eq!(sdk_attempt(&req("POST", "http://x/", &[("amz-sdk-request", "ttl=1; attempt=3; max=4")], "")), 3);
+        assert_eq!(sdk_attempt(&req("POST", "http://x/", &[], "")), 1);
+    }
+}
