@@ -63,19 +63,30 @@ impl RunSummary<'_> {
         let n = |k| r.done.get(&k).copied().unwrap_or(0);
         let ok = r.ok() && !self.interrupted;
         let mut out = String::new();
+        // Problems only when there are some, so a clean run reads in one short line.
+        let problems: Vec<String> =
+            [(r.failed.len(), "failed"), (r.skipped.len(), "skipped"), (r.cancelled.len(), "not done")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
         let _ = writeln!(
             out,
-            "\n{} {} {} in {}: {} created, {} updated, {} deleted, {} failed, {} skipped, {} not done; state saved to {} (serial {}).",
+            "\n{} {} {}: {} created, {} updated, {} deleted in {}{}; state saved to {} (serial {}).",
             if ok { "✔" } else { "✘" },
             self.verb,
-            if ok { "complete" } else if self.interrupted { "interrupted" } else { "incomplete" },
-            human(r.elapsed),
+            if ok {
+                "complete"
+            } else if self.interrupted {
+                "interrupted"
+            } else {
+                "incomplete"
+            },
             n(OpKind::Create),
             n(OpKind::Update),
             n(OpKind::Delete),
-            r.failed.len(),
-            r.skipped.len(),
-            r.cancelled.len(),
+            human(r.elapsed),
+            if problems.is_empty() { String::new() } else { format!(" ({})", problems.join(", ")) },
             self.state_location,
             r.state.serial,
         );
@@ -217,7 +228,9 @@ mod tests {
         };
         let text = s.text();
         assert!(
-            text.contains("✘ apply incomplete in 2m 05s: 3 created, 0 updated, 0 deleted, 1 failed, 1 skipped"),
+            text.contains(
+                "✘ apply incomplete: 3 created, 0 updated, 0 deleted in 2m 05s (1 failed, 1 skipped); state saved"
+            ),
             "{text}"
         );
         assert!(
