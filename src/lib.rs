@@ -16,6 +16,7 @@ pub mod config;
 pub mod drift;
 pub mod engine;
 pub mod graph;
+pub mod lint;
 pub mod plan;
 pub mod resource;
 pub mod state;

@@ -1,9 +1,10 @@
 //! The invalid inputs of the platform that no single attribute shows, refused by `kprov plan`
 //! before any AWS call (the endpoint is a closed port: a call would fail differently), exit 1,
 //! with the offending resource's `file:line:col` and address: a subnet CIDR outside its VPC and
-//! overlapping subnets. (Unknown instance type families and AMI types and EKS version skips are
-//! in `eks_validation.rs`; the ELBv2 kinds check subnet count and HTTPS certificates in their
-//! create, not yet at plan time.) The CIDR cases change only variables in the overlay, as a user would.
+//! overlapping subnets, an ALB with fewer than two subnets, an HTTPS listener without a certificate
+//! (counted / checked on the declared shape, since the subnet ids and the certificate ARN are
+//! known only after apply). Unknown instance type families and AMI types and EKS version skips
+//! are in `eks_validation.rs`. The CIDR cases change only variables in the overlay, as a user would.
 
 mod support;
 
@@ -94,4 +95,34 @@ fn overlapping_subnets_are_located_and_name_each_other() {
         err.contains("10.0.11.128/25 overlaps ec2_subnet.private[\"us-east-1a\"] (10.0.11.0/24) in ec2_vpc.main"),
         "{err}"
     );
+}
+
+fn edit_plan(dir: &Path, file: &str, from: &str, to: &str) {
+    let p = dir.join("plans").join(file);
+    let s = std::fs::read_to_string(&p).expect("plan file");
+    assert!(s.contains(from), "{file} has no {from:?}");
+    std::fs::write(p, s.replacen(from, to, 1)).expect("write plan");
+}
+
+#[test]
+fn an_alb_with_fewer_than_two_subnets_is_refused_before_any_aws_call() {
+    let d = support::scratch_platform_plans();
+    edit_plan(
+        d.path(),
+        "ingress.toml",
+        "subnets = \"${ec2_subnet.public[*].id}\"",
+        "subnets = [\"${ec2_subnet.public[\\\"us-east-1a\\\"].id}\"]",
+    );
+    let err = refused(d.path(), "dev");
+    assert!(err.contains(&location(d.path(), "ingress.toml", "[resource.elbv2_load_balancer.")), "{err}");
+    assert!(err.contains("at least two subnets") && err.contains("got 1"), "{err}");
+}
+
+#[test]
+fn an_https_listener_without_a_certificate_is_refused_before_any_aws_call() {
+    let d = support::scratch_platform_plans();
+    edit_plan(d.path(), "ingress.toml", "certificate_arn = \"${acm_certificate.main.arn}\"\n", "");
+    let err = refused(d.path(), "dev");
+    assert!(err.contains(&location(d.path(), "ingress.toml", "[resource.elbv2_listener.https]")), "{err}");
+    assert!(err.contains("elbv2_listener.https") && err.contains("needs an ACM certificate"), "{err}");
 }

@@ -67,11 +67,11 @@ async fn overlapping_applies_one_fails_naming_the_holder_or_waits_and_proceeds()
     first.answer("yes");
     let (code, out) = first.finish();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("apply complete: 1 created"), "{out}");
+    assert!(out.contains("1 created, 0 updated"), "{out}");
     // …and then proceeds, on top of the first run's state.
     let (code, out) = second.finish();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("apply complete: 1 created"), "only the security group is new: {out}");
+    assert!(out.contains("1 created, 0 updated"), "only the security group is new: {out}");
 
     // Independently: one VPC for the stack (no duplicate), the security group inside it.
     let vpc = vpcs(region, "overlap").await;
@@ -140,7 +140,7 @@ async fn a_killed_holder_blocks_until_its_lease_expires_and_force_unlock_needs_i
         contains("Waiting up to 1m")
             .and(contains("Took over the state lock from"))
             .and(contains(format!("lock id {id}")))
-            .and(contains("apply complete: 1 created")),
+            .and(contains("1 created, 0 updated")),
     );
     assert_eq!(vpcs(region, "killed").await.len(), 1);
     assert_eq!(lock_item(region, &table, &bucket, key).await, None);

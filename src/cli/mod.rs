@@ -4,7 +4,9 @@
 pub mod apply;
 pub mod backend;
 pub mod context;
+pub mod drift;
 pub mod graph;
+pub mod lint;
 pub mod plan;
 pub mod state;
 
@@ -67,6 +69,10 @@ pub enum Command {
     Destroy(apply::DestroyArgs),
     /// Print the dependency graph
     Graph(graph::GraphArgs),
+    /// Check the plans against the platform's security rules (no AWS access)
+    Lint(lint::LintArgs),
+    /// Detect drift: changed, missing and unmanaged resources (read-only; exit 2 on drift)
+    Drift(drift::DriftArgs),
     /// Inspect, move and set up the state (bootstrap, list, show, pull, migrate)
     State(state::StateArgs),
     /// Remove a state lock whose holder is gone (needs the holder's lock id)
@@ -88,6 +94,8 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Apply(a) => apply::run_apply(&cli.global, a).await,
         Command::Destroy(a) => apply::run_destroy(&cli.global, a).await,
         Command::Graph(a) => graph::run(&cli.global, a).await,
+        Command::Drift(a) => drift::run(&cli.global, a).await,
+        Command::Lint(a) => lint::run(&cli.global, a).await,
         Command::State(a) => state::run(&cli.global, a).await,
         Command::ForceUnlock(a) => state::force_unlock(&cli.global, a).await,
     }

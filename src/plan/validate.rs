@@ -17,6 +17,18 @@
 
 mod network;
 
+use crate::config::Tmpl;
+
+/// A value with everything not known yet as `null`, keeping the structure (list lengths, map
+/// keys) the plan declares.
+fn shape(t: &Tmpl, lookup: &Lookup<'_>) -> Value {
+    match t {
+        Tmpl::List(items) => Value::Array(items.iter().map(|i| shape(i, lookup)).collect()),
+        Tmpl::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v, lookup))).collect()),
+        other => other.resolve(lookup).unwrap_or(Value::Null),
+    }
+}
+
 use super::diff::desired_with_defaults;
 use super::PlanError;
 use crate::config::Stack;
@@ -41,11 +53,13 @@ pub fn check(stack: &Stack, registry: &Registry, lookup: &Lookup<'_>, prior: &Pr
             .into_iter()
             .filter_map(|(name, t)| t.resolve(lookup).map(|v| (name, v)))
             .collect();
-        kind.validate(&desired, prior(&decl.address)).map_err(|message| PlanError::Invalid {
-            loc: decl.loc.clone(),
-            address: decl.address.clone(),
-            message,
-        })?;
+        let declared: Attrs = desired_with_defaults(decl, kind.schema())
+            .iter()
+            .map(|(name, t)| (name.clone(), shape(t, lookup)))
+            .collect();
+        let invalid = |message| PlanError::Invalid { loc: decl.loc.clone(), address: decl.address.clone(), message };
+        kind.validate_declared(&declared).map_err(invalid)?;
+        kind.validate(&desired, prior(&decl.address)).map_err(invalid)?;
     }
     Ok(())
 }

@@ -121,6 +121,17 @@ pub trait ResourceKind: Send + Sync + 'static {
         let _ = (desired, prior);
         Ok(())
     }
+
+    /// Checks on the *shape* of what the plan declares, before any AWS call: `declared` holds
+    /// every attribute the plan sets (schema defaults included), with each value not known yet
+    /// replaced by `null` — inside lists and maps too, so a list of three subnet references is
+    /// a list of three nulls. For rules such as "at least two subnets" or "HTTPS needs a
+    /// certificate", where the count or the presence matters and the value is not known until
+    /// apply. Default: nothing to check.
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        let _ = declared;
+        Ok(())
+    }
     /// Resources carrying this stack's ownership tags (`kprov:stack` and `kprov:env` equal to
     /// `cx.owner`), for adoption after a crash and orphan detection. Kinds that cannot be tagged
     /// find themselves by their natural key instead, or return an empty list.

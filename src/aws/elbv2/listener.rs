@@ -129,6 +129,16 @@ impl ResourceKind for Listener {
         &self.schema
     }
 
+    /// The certificate is usually `${acm_certificate.x.arn}`, unknown at plan time: what matters
+    /// here is whether the plan sets one at all.
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        let https = declared.get("protocol").and_then(Value::as_str) == Some("HTTPS");
+        if https && !declared.contains_key("certificate_arn") {
+            return Err("certificate_arn: an HTTPS listener needs an ACM certificate".into());
+        }
+        Ok(())
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         Ok(super::read(self, ids).await?.into_iter().map(|f| f.obs).collect())
     }

@@ -220,6 +220,18 @@ impl ResourceKind for LoadBalancer {
         &self.schema
     }
 
+    /// At plan time the subnets are references to subnets not created yet: count them anyway.
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        match declared.get("subnets").and_then(Value::as_array) {
+            Some(list) if list.len() < 2 => Err(format!(
+                "subnets: an application load balancer needs at least two subnets in different availability \
+                 zones, got {}",
+                list.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         Ok(super::read(self, ids).await?.into_iter().map(|f| f.obs).collect())
     }
