@@ -23,7 +23,7 @@ use std::time::Duration;
 use aws_sdk_eks::types::{AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use serde_json::{json, Value};
 
-use super::common::{self, changed, Client, UpdateWait};
+use super::common::{self, changed, health_text, wait_ready, Client, Settled, UpdateWait};
 use super::rules::{self, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
@@ -159,45 +159,28 @@ impl Addon {
 
     async fn wait_active(&self, cx: &Cx, id: &str, operation: &str) -> Result<(), ResourceError> {
         let what = format!("EKS add-on {id} to become ACTIVE");
-        cx.poll_until(&what, TIMEOUT, POLL, || async {
-            let Some(a) = self.describe(id).await? else { return Ok(None) };
-            match a.status() {
-                Some(AddonStatus::Active | AddonStatus::Degraded) => Ok(Some(())),
-                Some(
-                    s @ (AddonStatus::CreateFailed
-                    | AddonStatus::UpdateFailed
-                    | AddonStatus::DeleteFailed
-                    | AddonStatus::Deleting),
-                ) => {
-                    let issues: Vec<String> = a
-                        .health()
+        let settled = |a: &aws_sdk_eks::types::Addon| match a.status() {
+            // coredns stays DEGRADED until nodes can run it: created, as far as kprov goes.
+            Some(AddonStatus::Active | AddonStatus::Degraded) => Settled::Ready,
+            Some(
+                s @ (AddonStatus::CreateFailed
+                | AddonStatus::UpdateFailed
+                | AddonStatus::DeleteFailed
+                | AddonStatus::Deleting),
+            ) => Settled::Failed {
+                status: s.as_str().to_string(),
+                message: health_text(
+                    a.health()
                         .map(|h| h.issues())
                         .unwrap_or_default()
                         .iter()
-                        .map(|i| {
-                            format!(
-                                "{}: {}",
-                                i.code().map(|c| c.as_str()).unwrap_or("issue"),
-                                i.message().unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                    Err(ResourceError::Aws {
-                        operation: operation.to_string(),
-                        code: format!("Addon{}", s.as_str()),
-                        message: if issues.is_empty() {
-                            format!("add-on {id} is {}", s.as_str())
-                        } else {
-                            issues.join("; ")
-                        },
-                        request_id: None,
-                        retryable: false,
-                    })
-                }
-                _ => Ok(None),
-            }
-        })
-        .await
+                        .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+                )
+                .unwrap_or_else(|| format!("add-on {id} is {}", s.as_str())),
+            },
+            _ => Settled::Pending,
+        };
+        wait_ready(cx, &what, TIMEOUT, POLL, operation, "Addon", || self.describe(id), settled).await
     }
 }
 

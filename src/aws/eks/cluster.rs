@@ -23,7 +23,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{json, Value};
 
-use super::common::{self, changed, spec_list, str_list, Client, UpdateWait};
+use super::common::{self, changed, health_text, spec_list, str_list, wait_ready, Client, Settled, UpdateWait};
 use super::rules::{self, list_attr, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
@@ -96,27 +96,20 @@ impl Cluster {
     /// Poll until the cluster is ACTIVE; FAILED (or being deleted) is an error.
     async fn wait_active(&self, cx: &Cx, name: &str, timeout: Duration, operation: &str) -> Result<(), ResourceError> {
         let what = format!("EKS cluster {name} to become ACTIVE");
-        cx.poll_until(&what, timeout, POLL, || async {
-            let Some(c) = self.describe(name).await? else { return Ok(None) };
-            match c.status() {
-                Some(ClusterStatus::Active) => Ok(Some(())),
-                Some(s @ (ClusterStatus::Failed | ClusterStatus::Deleting)) => Err(ResourceError::Aws {
-                    operation: operation.to_string(),
-                    code: format!("Cluster{}", s.as_str()),
-                    message: health_message(&c).unwrap_or_else(|| format!("cluster {name} is {}", s.as_str())),
-                    request_id: None,
-                    retryable: false,
-                }),
-                _ => Ok(None),
-            }
-        })
-        .await
+        let settled = |c: &aws_sdk_eks::types::Cluster| match c.status() {
+            Some(ClusterStatus::Active) => Settled::Ready,
+            Some(s @ (ClusterStatus::Failed | ClusterStatus::Deleting)) => Settled::Failed {
+                status: s.as_str().to_string(),
+                message: health_message(c).unwrap_or_else(|| format!("cluster {name} is {}", s.as_str())),
+            },
+            _ => Settled::Pending,
+        };
+        wait_ready(cx, &what, timeout, POLL, operation, "Cluster", || self.describe(name), settled).await
     }
 
     async fn wait_gone(&self, cx: &Cx, name: &str) -> Result<(), ResourceError> {
         let what = format!("EKS cluster {name} to be deleted");
-        cx.poll_until(&what, DELETE_TIMEOUT, POLL, || async { Ok(self.describe(name).await?.is_none().then_some(())) })
-            .await
+        common::wait_gone(cx, &what, DELETE_TIMEOUT, POLL, || self.describe(name)).await
     }
 
     /// One UpdateClusterConfig call, followed to the end.
@@ -141,14 +134,9 @@ impl Cluster {
 }
 
 fn health_message(c: &aws_sdk_eks::types::Cluster) -> Option<String> {
-    let issues: Vec<String> = c
-        .health()
-        .map(|h| h.issues())
-        .unwrap_or_default()
-        .iter()
-        .map(|i| format!("{}: {}", i.code().map(|c| c.as_str()).unwrap_or("issue"), i.message().unwrap_or_default()))
-        .collect();
-    (!issues.is_empty()).then(|| issues.join("; "))
+    health_text(
+        c.health().map(|h| h.issues()).unwrap_or_default().iter().map(|i| (i.code().map(|c| c.as_str()), i.message())),
+    )
 }
 
 /// The control-plane log types enabled in `logging`, in EKS's order.

@@ -253,6 +253,80 @@ fn update_failed(
     }
 }
 
+/// "code: message; …" of an EKS health report (cluster, node group and add-on issues have
+/// different types, the same two fields), or `None` when it lists nothing.
+pub fn health_text<'a>(issues: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Option<String> {
+    let issues: Vec<String> = issues
+        .into_iter()
+        .map(|(code, message)| format!("{}: {}", code.unwrap_or("issue"), message.unwrap_or_default()))
+        .collect();
+    (!issues.is_empty()).then(|| issues.join("; "))
+}
+
+/// What one look at a resource's status says.
+pub enum Settled {
+    Ready,
+    Pending,
+    /// A terminal failure: AWS's status word and what it says about it.
+    Failed {
+        status: String,
+        message: String,
+    },
+}
+
+/// Poll `describe` (as a wait: no engine slot held) until `settled` says ready. A failure
+/// becomes an AWS-style error whose code is `code_prefix` + AWS's status (`ClusterFAILED`), so
+/// the user sees AWS's own word for it.
+#[allow(clippy::too_many_arguments)]
+pub async fn wait_ready<T, D, Fut, S>(
+    cx: &Cx,
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    operation: &str,
+    code_prefix: &str,
+    describe: D,
+    settled: S,
+) -> Result<(), ResourceError>
+where
+    D: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ResourceError>>,
+    S: Fn(&T) -> Settled,
+{
+    let (describe, settled) = (&describe, &settled);
+    cx.poll_until(what, timeout, interval, move || async move {
+        let Some(x) = describe().await? else { return Ok(None) };
+        match settled(&x) {
+            Settled::Ready => Ok(Some(())),
+            Settled::Pending => Ok(None),
+            Settled::Failed { status, message } => Err(ResourceError::Aws {
+                operation: operation.to_string(),
+                code: format!("{code_prefix}{status}"),
+                message,
+                request_id: None,
+                retryable: false,
+            }),
+        }
+    })
+    .await
+}
+
+/// Poll `describe` (as a wait) until the resource is gone.
+pub async fn wait_gone<T, D, Fut>(
+    cx: &Cx,
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    describe: D,
+) -> Result<(), ResourceError>
+where
+    D: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ResourceError>>,
+{
+    let describe = &describe;
+    cx.poll_until(what, timeout, interval, move || async move { Ok(describe().await?.is_none().then_some(())) }).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

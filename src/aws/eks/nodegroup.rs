@@ -26,7 +26,9 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{json, Value};
 
-use super::common::{self, changed, spec_list, spec_map, str_list, str_map, Client, UpdateWait};
+use super::common::{
+    self, changed, health_text, spec_list, spec_map, str_list, str_map, wait_ready, Client, Settled, UpdateWait,
+};
 use super::rules::{self, list_attr, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
@@ -107,32 +109,25 @@ impl Nodegroup {
 
     async fn wait_active(&self, cx: &Cx, id: &str, timeout: Duration, operation: &str) -> Result<(), ResourceError> {
         let what = format!("EKS node group {id} to become ACTIVE");
-        cx.poll_until(&what, timeout, POLL, || async {
-            let Some(ng) = self.describe(id).await? else { return Ok(None) };
-            match ng.status() {
-                Some(NodegroupStatus::Active) => Ok(Some(())),
-                Some(
-                    s @ (NodegroupStatus::CreateFailed
-                    | NodegroupStatus::Degraded
-                    | NodegroupStatus::Deleting
-                    | NodegroupStatus::DeleteFailed),
-                ) => Err(ResourceError::Aws {
-                    operation: operation.to_string(),
-                    code: format!("Nodegroup{}", s.as_str()),
-                    message: health_message(&ng).unwrap_or_else(|| format!("node group {id} is {}", s.as_str())),
-                    request_id: None,
-                    retryable: false,
-                }),
-                _ => Ok(None),
-            }
-        })
-        .await
+        let settled = |ng: &aws_sdk_eks::types::Nodegroup| match ng.status() {
+            Some(NodegroupStatus::Active) => Settled::Ready,
+            Some(
+                s @ (NodegroupStatus::CreateFailed
+                | NodegroupStatus::Degraded
+                | NodegroupStatus::Deleting
+                | NodegroupStatus::DeleteFailed),
+            ) => Settled::Failed {
+                status: s.as_str().to_string(),
+                message: health_message(ng).unwrap_or_else(|| format!("node group {id} is {}", s.as_str())),
+            },
+            _ => Settled::Pending,
+        };
+        wait_ready(cx, &what, timeout, POLL, operation, "Nodegroup", || self.describe(id), settled).await
     }
 
     async fn wait_gone(&self, cx: &Cx, id: &str) -> Result<(), ResourceError> {
         let what = format!("EKS node group {id} to be deleted");
-        cx.poll_until(&what, DELETE_TIMEOUT, POLL, || async { Ok(self.describe(id).await?.is_none().then_some(())) })
-            .await
+        common::wait_gone(cx, &what, DELETE_TIMEOUT, POLL, || self.describe(id)).await
     }
 
     /// Follow an update of this node group to the end.
@@ -152,14 +147,9 @@ impl Nodegroup {
 }
 
 fn health_message(ng: &aws_sdk_eks::types::Nodegroup) -> Option<String> {
-    let issues: Vec<String> = ng
-        .health()
-        .map(|h| h.issues())
-        .unwrap_or_default()
-        .iter()
-        .map(|i| format!("{}: {}", i.code().map(|c| c.as_str()).unwrap_or("issue"), i.message().unwrap_or_default()))
-        .collect();
-    (!issues.is_empty()).then(|| issues.join("; "))
+    health_text(
+        ng.health().map(|h| h.issues()).unwrap_or_default().iter().map(|i| (i.code().map(|c| c.as_str()), i.message())),
+    )
 }
 
 /// A taint as an attribute value: `{ key, value, effect }`, `value` only when set.
