@@ -12,10 +12,11 @@
 //!   match on it and users see what happened;
 //! - the request never got an answer (connection refused, timeout) → [`ResourceError::Transport`].
 //!
-//! `retryable` only informs the report: throttling (the codes in
-//! `engine::rate_limit::THROTTLING_CODES`) and transient errors have already been retried with
-//! backoff and jitter — by the rate-limited connector and the SDK — by the time an error
-//! reaches us.
+//! `retryable` says the outcome is unclear or may change: throttling (the codes in
+//! `engine::rate_limit::THROTTLING_CODES`), 429 and 5xx answers. By the time an error reaches
+//! us, the rate-limited connector (`aws::limits`) has retried it where the call is safe to
+//! repeat; the engine (`engine::recover`) resolves the rest — a `Create*` whose answer was lost
+//! is looked up before it is sent again. `Transport` errors are treated the same way.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;

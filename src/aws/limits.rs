@@ -32,6 +32,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 
+use super::MAX_ATTEMPTS;
 use crate::engine::rate_limit::{is_throttling_code, ApiCall, RateLimiter};
 
 /// The environment variable of the latency test hook.
@@ -94,47 +95,85 @@ struct LimitedConnector {
 impl HttpConnector for LimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let call = classify(&request);
+        let repeatable = safe_to_repeat(&request, &call);
         let (inner, limiter, delay) = (self.inner.clone(), self.limiter.clone(), self.delay);
         HttpConnectorFuture::new(async move {
-            if sdk_attempt(&request) > 1 {
-                limiter.note_retry(&call.service);
-            }
             // Requests whose body cannot be replayed (streaming uploads) are sent once; a
-            // throttled answer then goes back to the SDK's own retry.
+            // throttled or failed answer then goes back to the SDK as it is.
             let template = request.try_clone();
             let mut first = Some(request);
-            let answer = limiter
-                .call(
-                    &call,
-                    |r: &Result<(HttpResponse, bool), ConnectorError>| matches!(r, Ok((_, true))) && template.is_some(),
-                    |_| {
-                        let req = first.take().or_else(|| template.as_ref().and_then(HttpRequest::try_clone));
-                        let inner = inner.clone();
-                        async move {
-                            let req = req.ok_or_else(|| {
-                                ConnectorError::other("the request body cannot be sent again".into(), None)
-                            })?;
-                            if let Some(d) = delay {
-                                tokio::time::sleep(d).await;
+            let mut attempt = 1;
+            loop {
+                let answer = limiter
+                    .call(
+                        &call,
+                        |r: &Result<(HttpResponse, bool), ConnectorError>| {
+                            matches!(r, Ok((_, true))) && template.is_some()
+                        },
+                        |_| {
+                            let req = first.take().or_else(|| template.as_ref().and_then(HttpRequest::try_clone));
+                            let inner = inner.clone();
+                            async move {
+                                let req = req.ok_or_else(|| {
+                                    ConnectorError::other("the request body cannot be sent again".into(), None)
+                                })?;
+                                if let Some(d) = delay {
+                                    tokio::time::sleep(d).await;
+                                }
+                                let resp = inner.call(req).await?;
+                                inspect(resp).await
                             }
-                            let resp = inner.call(req).await?;
-                            inspect(resp).await
-                        }
-                    },
-                )
-                .await;
-            answer.map(|(resp, _)| resp)
+                        },
+                    )
+                    .await;
+                let transient = is_transient(&answer);
+                if transient {
+                    limiter.note_transient(&call.service);
+                }
+                if !transient || !repeatable || template.is_none() || attempt >= MAX_ATTEMPTS {
+                    return answer.map(|(resp, _)| resp);
+                }
+                limiter.pause_before_retry(&call, attempt, "a server error or a lost answer").await;
+                attempt += 1;
+            }
         })
     }
 }
 
-/// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`), 1 when absent.
-fn sdk_attempt(req: &HttpRequest) -> u32 {
-    req.headers()
-        .get("amz-sdk-request")
-        .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("attempt=")))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1)
+/// A server error (5xx, not throttling) or a request that got no answer (connection lost or
+/// refused, timeout): the outcome is unknown, trying again may work.
+fn is_transient(answer: &Result<(HttpResponse, bool), ConnectorError>) -> bool {
+    match answer {
+        Ok((resp, throttled)) => !throttled && resp.status().is_server_error(),
+        // hyper's "connection closed before message completed" is classified `TransientError`.
+        Err(e) => e.is_io() || e.is_timeout() || e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError),
+    }
+}
+
+/// May `call` be sent again when its outcome is unknown (a 5xx answer, a lost connection)?
+///
+/// Reads may. So may writes that set something to a given value (`Put*`, `Modify*`, `Tag*`,
+/// `Attach*`, …, and REST `PUT`), and deletes and other undos (`Delete*`, `Revoke*`,
+/// `Detach*`, `Disassociate*`, …, REST `DELETE`): a repeat finds the thing gone, which kinds
+/// treat as done. Everything else — `Create*`, `Allocate*`, `Associate*`,
+/// `Authorize*`, `Request*`, REST `POST`, … — may have been performed already: sent again, it
+/// makes a second resource (a VPC, a NAT gateway, a load balancer, a hosted zone) or fails
+/// with "already exists". Those go back to the resource kind as a retryable error, and the
+/// engine (`engine::recover`) finds out what happened before doing anything again.
+pub fn safe_to_repeat(req: &HttpRequest, call: &ApiCall) -> bool {
+    if call.class == "non_mutating" || call.class == "unfiltered_describe" {
+        return true;
+    }
+    const REPEATABLE: &[&str] = &[
+        "Describe", "Get", "List", "Search", "Head", "Lookup", "Delete", "Put", "Modify", "Update", "Set", "Tag",
+        "Untag", "Attach", "Enable", "Disable", "Revoke", "Detach", "Disassociate", "Remove", "Deregister", "Release",
+    ];
+    let action = call.action.as_str();
+    if action.contains(' ') {
+        // REST: `METHOD /path`. POST creates (and Route 53 changes records) — not repeatable.
+        return !req.method().eq_ignore_ascii_case("POST");
+    }
+    REPEATABLE.iter().any(|p| action.starts_with(p))
 }
 
 /// Error bodies are small; anything bigger is not an AWS error document.
@@ -444,9 +483,4 @@ mod tests {
         assert_eq!(limiter.stats()["ec2"].calls, 1);
     }
 
-    #[test]
-    fn the_sdk_attempt_header_is_read() {
-        assert_eq!(sdk_attempt(&req("POST", "http://x/", &[("amz-sdk-request", "ttl=1; attempt=3; max=4")], "")), 3);
-        assert_eq!(sdk_attempt(&req("POST", "http://x/", &[], "")), 1);
-    }
 }

@@ -26,7 +26,6 @@ pub mod route53;
 pub mod shared;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -34,11 +33,19 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use crate::engine::{Model, RateLimiter};
 use crate::resource::Registry;
 
-/// Attempts per API call (the first try included) in the SDK's standard retry, which handles
-/// transient errors (5xx, timeouts) with exponential backoff and jitter. Throttling is retried
-/// before the SDK sees it, by the rate-limited connector ([`limits`]), under the AWS model's
-/// retry policy.
+/// Attempts per API call (the first try included) for transient failures (a 5xx answer, a lost
+/// connection, a timeout), made by the rate-limited connector ([`limits`]) with exponential
+/// backoff and jitter — only for calls that are safe to send again
+/// ([`limits::safe_to_repeat`]). Throttled answers are retried by the same connector under the
+/// AWS model's retry policy (a throttled request was refused, so any call may be repeated).
+///
+/// The SDK's own retry is off ([`SDK_ATTEMPTS`]): it would send a `CreateVpc` whose answer was
+/// lost again, and make a second VPC.
 pub const MAX_ATTEMPTS: u32 = 4;
+
+/// Attempts the SDK makes itself: one. Retries are the connector's, which knows which calls
+/// may be repeated.
+pub const SDK_ATTEMPTS: u32 = 1;
 
 /// The SDK configuration for `region`, rate-limited by the built-in AWS model's buckets.
 ///
@@ -63,10 +70,7 @@ pub async fn sdk_config_limited(region: &str, endpoint_url: Option<&str>, limite
 }
 
 fn retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(500))
-        .with_max_backoff(Duration::from_secs(20))
+    RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS)
 }
 
 /// Every AWS resource kind, with clients built from `sdk`.
@@ -152,6 +156,6 @@ mod tests {
         let sdk = sdk_config("eu-west-3", Some("http://127.0.0.1:9")).await;
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
-        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(MAX_ATTEMPTS));
+        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(SDK_ATTEMPTS));
     }
 }

@@ -4,8 +4,9 @@
 //! [`walker::run`] starts every operation whose predecessors are done (tokio tasks), bounds
 //! in-flight API work with a semaphore (`--parallelism`; waits release their slot, see
 //! `resource::Cx`), lets a failure skip only what depends on it, and sends every state change to
-//! the [`state_writer`], which persists after every completed resource. It reports progress as
-//! [`events::Event`]s and never prints.
+//! the [`state_writer`], which persists after every completed resource. An operation that fails
+//! without saying whether AWS did the work is resolved by [`recover`] (look, then retry) instead
+//! of being sent again blindly. It reports progress as [`events::Event`]s and never prints.
 //!
 //! Around it: [`rate_limit`] holds the per-service token buckets and the throttling retry every
 //! API call goes through (real calls via `aws::limits`, simulated ones via `resource::sim`),
@@ -17,6 +18,7 @@ pub mod events;
 pub mod model;
 pub mod ops;
 pub mod rate_limit;
+pub mod recover;
 pub mod state_writer;
 pub mod walker;
 

@@ -87,7 +87,10 @@ pub struct ApiStats {
     pub calls: u64,
     /// Answers that were throttling errors.
     pub throttled: u64,
-    /// Attempts after the first: throttling retries here plus the SDK's transient-error retries.
+    /// Transient failures: 5xx answers and requests that got no answer (connection lost,
+    /// timeout). Retried when the call is safe to repeat (`aws::limits`).
+    pub transient: u64,
+    /// Attempts after the first: throttling retries plus the connector's transient-error retries.
     pub retries: u64,
     /// Total time calls waited for a token of this service's buckets.
     #[serde(serialize_with = "secs")]
@@ -214,6 +217,21 @@ impl RateLimiter {
     /// Count a retry made by someone else (the SDK's retry of a transient error).
     pub fn note_retry(&self, service: &str) {
         self.note(service, |s| s.retries += 1);
+    }
+
+    /// Count a transient failure (a 5xx answer, a lost connection).
+    pub fn note_transient(&self, service: &str) {
+        self.note(service, |s| s.transient += 1);
+    }
+
+    /// Sleep out the backoff before attempt `attempt + 1` of `call` (exponential, full jitter,
+    /// without the operation's slot) and count the retry: for retries the caller decides, such
+    /// as the connector's retry of transient failures.
+    pub async fn pause_before_retry(&self, call: &ApiCall, attempt: u32, why: &str) {
+        let jitter = self.rng.lock().unwrap_or_else(|p| p.into_inner()).f64();
+        let pause = self.retry.backoff(attempt, jitter);
+        without_slot(&format!("{} to be retried after {why}", call.action), tokio::time::sleep(pause)).await;
+        self.note(&call.service, |s| s.retries += 1);
     }
 
     fn bucket(&self, call: &ApiCall) -> Option<&Arc<Bucket>> {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Event, EventSender, OpKind};
 use super::ops::{self, Op};
+use super::recover;
 use super::state_writer::{self, StateHandle, StateUpdate};
 use super::EngineError;
 use crate::plan::{Action, Change, Plan};
@@ -341,7 +342,7 @@ async fn run_op_inner(
                 }
             };
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
-            let result = cx.scope(kind.create(&cx, &spec)).await;
+            let result = cx.scope(recover::create(kind, &cx, &spec)).await;
             drop(cx);
             match result {
                 Ok(obs) => {
@@ -370,7 +371,7 @@ async fn run_op_inner(
             let attrs = resolve(shared, c)?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: uuid::Uuid::new_v4().to_string() };
             let cx = start(shared, op, started).await?;
-            let obs = cx.scope(kind.update(&cx, prior, &spec)).await;
+            let obs = cx.scope(recover::update(kind, &cx, prior, &spec)).await;
             drop(cx);
             let obs = obs?;
             persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
@@ -383,7 +384,7 @@ async fn run_op_inner(
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;
             let cx = start(shared, op, started).await?;
-            let done = cx.scope(kind.delete(&cx, prior)).await;
+            let done = cx.scope(recover::delete(kind, &cx, prior, &op.address)).await;
             drop(cx);
             done?;
             persist(StateUpdate::Remove(key)).await?;

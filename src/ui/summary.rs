@@ -106,7 +106,13 @@ impl RunSummary<'_> {
                 .iter()
                 .map(|(svc, s)| {
                     let mut t = format!("{svc} {} calls", s.calls);
-                    if s.throttled > 0 || s.retries > 0 {
+                    if s.transient > 0 {
+                        let _ = write!(
+                            t,
+                            " ({} throttled, {} server errors or lost answers, {} retries)",
+                            s.throttled, s.transient, s.retries
+                        );
+                    } else if s.throttled > 0 || s.retries > 0 {
                         let _ = write!(t, " ({} throttled, {} retries)", s.throttled, s.retries);
                     }
                     if s.waited >= Duration::from_millis(100) {
@@ -213,7 +219,7 @@ mod tests {
     fn text_names_root_causes_critical_path_and_api_counts() {
         let r = report();
         let mut api = BTreeMap::new();
-        api.insert("ec2".to_string(), ApiStats { calls: 42, throttled: 2, retries: 2, waited: Duration::from_secs(3) });
+        api.insert("ec2".to_string(), ApiStats { calls: 42, throttled: 2, transient: 0, retries: 2, waited: Duration::from_secs(3) });
         let cp = CriticalPath {
             total: Duration::from_secs(107),
             steps: vec![(("ec2_vpc.main").parse().expect("a"), OpKind::Create, Duration::from_secs(2))],

@@ -1,0 +1,137 @@
+//! Operations whose outcome is unknown: find out what happened before doing it again.
+//!
+//! A retryable failure — a 5xx answer, a lost connection, throttling that outlasted its
+//! retries — says nothing about whether AWS did the work. The connector (`aws::limits`) repeats
+//! only calls that are safe to repeat; a `Create*` whose answer was lost comes back here as a
+//! retryable error, and sending it again would make a second VPC, NAT gateway or hosted zone
+//! (client tokens would prevent that on AWS for the few APIs that have them, but most do not).
+//! So each operation gets up to [`OP_ATTEMPTS`] attempts, and after an ambiguous failure:
+//! - **create**: look the resource up by its ownership tag (`find_owned`, the same lookup the
+//!   next run would do for a pending intent). Found: adopt it, and bring it to the desired
+//!   attributes with an update if the failed attempt stopped half-way. Not found (or an
+//!   untaggable kind, found by its natural key instead): create again — with the same client
+//!   token — as the kinds' creates are idempotent by natural key;
+//! - **update**: read the resource again; done if it already has the desired attributes,
+//!   otherwise update again from what it is now;
+//! - **delete**: delete again (a kind's delete of a resource already gone is success).
+//!
+//! Definite failures (a validation error, an AWS refusal) are returned at once.
+
+use std::time::Duration;
+
+use crate::plan::diff::attr_changes;
+use crate::resource::{Address, Cx, Observed, ResourceError, ResourceKind, Spec};
+
+/// Attempts per operation (the first included). Each attempt's API calls have already been
+/// retried by the connector where that is safe, so this only has to outlast a short run of
+/// ambiguous failures.
+pub const OP_ATTEMPTS: u32 = 4;
+
+/// Could the operation have been performed although it failed (or succeed if tried again)?
+pub fn is_ambiguous(e: &ResourceError) -> bool {
+    matches!(e, ResourceError::Aws { retryable: true, .. } | ResourceError::Transport { .. })
+}
+
+/// A pause before the next attempt (exponential, full jitter), without the parallelism slot.
+async fn pause(cx: &Cx, attempt: u32, address: &Address) -> Result<(), ResourceError> {
+    let ceiling = Duration::from_millis(500) * 2u32.pow(attempt.saturating_sub(1).min(5));
+    let d = ceiling.mul_f64(fastrand::f64());
+    cx.wait_for(&format!("{address}: retrying after an unclear failure"), async {
+        tokio::time::sleep(d).await;
+        Ok(())
+    })
+    .await
+}
+
+/// Create `spec`, never twice.
+pub async fn create(kind: &dyn ResourceKind, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
+    let mut attempt = 1;
+    let mut look_first = false;
+    loop {
+        let result = if look_first {
+            match locate(kind, cx, &spec.address).await {
+                Ok(Some(found)) => converge(kind, cx, found, spec).await,
+                Ok(None) => kind.create(cx, spec).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            kind.create(cx, spec).await
+        };
+        match result {
+            Err(e) if is_ambiguous(&e) && attempt < OP_ATTEMPTS => {
+                tracing::info!(address = %spec.address, error = %e, attempt, "create failed unclearly; looking before retrying");
+                pause(cx, attempt, &spec.address).await?;
+                attempt += 1;
+                // From now on the resource may exist: look before creating.
+                look_first = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The resource of `address` carrying this stack's ownership tags, if any.
+async fn locate(kind: &dyn ResourceKind, cx: &Cx, address: &Address) -> Result<Option<Observed>, ResourceError> {
+    let want = address.to_string();
+    Ok(kind.find_owned(cx).await?.into_iter().find(|o| o.owner_address.as_deref() == Some(want.as_str())))
+}
+
+/// `found` has the desired attributes, or is updated to them.
+async fn converge(kind: &dyn ResourceKind, cx: &Cx, found: Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+    let desired = spec.attrs.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    let changes = attr_changes(kind.schema(), &desired, Some(&found.attrs));
+    if changes.is_empty() {
+        return Ok(found);
+    }
+    if let Some(c) = changes.iter().find(|c| c.force_new) {
+        // Cannot happen for a resource made from this very spec; refuse rather than guess.
+        return Err(ResourceError::invalid(format!(
+            "{}: found {} after an unclear failure, but its `{}` differs from the plan",
+            spec.address, found.id, c.name
+        )));
+    }
+    kind.update(cx, &found, spec).await
+}
+
+/// Update `prior` to `spec`, re-reading after an unclear failure.
+pub async fn update(kind: &dyn ResourceKind, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+    let mut current = prior.clone();
+    let mut attempt = 1;
+    loop {
+        match kind.update(cx, &current, spec).await {
+            Err(e) if is_ambiguous(&e) && attempt < OP_ATTEMPTS => {
+                tracing::info!(address = %spec.address, error = %e, attempt, "update failed unclearly; reading before retrying");
+                pause(cx, attempt, &spec.address).await?;
+                attempt += 1;
+                let read = match kind.read_many(cx, std::slice::from_ref(&current.id)).await {
+                    Ok(r) => r,
+                    Err(e2) if is_ambiguous(&e2) => continue,
+                    Err(e2) => return Err(e2),
+                };
+                // Gone, or a new id (updates that replace an association): nothing safe to do.
+                let Some(now) = read.into_iter().find(|o| o.id == current.id) else { return Err(e) };
+                let desired = spec.attrs.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+                if attr_changes(kind.schema(), &desired, Some(&now.attrs)).is_empty() {
+                    return Ok(now);
+                }
+                current = now;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Delete `prior`; after an unclear failure, delete again.
+pub async fn delete(kind: &dyn ResourceKind, cx: &Cx, prior: &Observed, address: &Address) -> Result<(), ResourceError> {
+    let mut attempt = 1;
+    loop {
+        match kind.delete(cx, prior).await {
+            Err(e) if is_ambiguous(&e) && attempt < OP_ATTEMPTS => {
+                tracing::info!(address = %address, error = %e, attempt, "delete failed unclearly; retrying");
+                pause(cx, attempt, address).await?;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! A fault-injecting HTTP proxy between kprov and moto, for chaos tests.
+//!
+//! It listens on 127.0.0.1 (an ephemeral port), and for every request:
+//! 1. reads it (a minimal HTTP/1.1 reader: head, then a `Content-Length` or chunked body);
+//! 2. decides its fate from a seeded RNG ([`FaultConfig::seed`]; `KPROV_CHAOS_SEED` overrides
+//!    the default). The decision of the n-th request of one `(service, action)` depends only on
+//!    the seed, the action and n — not on how concurrent requests interleave — so a seed
+//!    reproduces the same set of faults per action from run to run;
+//! 3. optionally waits (added latency), then either answers **before forwarding** — a
+//!    throttling error in the wire format of the request's protocol, a 500 `InternalError`, or
+//!    a dropped connection — so the request never reaches moto; or forwards it to moto and then
+//!    either relays the answer, or **replaces it after forwarding** with a 500 or a dropped
+//!    connection: moto did the work and the client cannot know. Real AWS does both; the second
+//!    kind is the one that turns a blind retry of a create into a duplicate.
+//!
+//! Every connection carries one request (`Connection: close` both ways), which is how moto
+//! behaves anyway. What was injected is counted per kind ([`FaultProxy::counts`]).
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The environment variable that fixes the seed.
+pub const SEED_ENV: &str = "KPROV_CHAOS_SEED";
+
+/// Fault rates, each the probability (0..1) that a request gets that fault. The rates are
+/// exclusive (one request gets at most one fault besides latency) and must sum to at most 1.
+#[derive(Debug, Clone)]
+pub struct FaultConfig {
+    pub seed: u64,
+    /// Throttling answer, before forwarding.
+    pub throttle: f64,
+    /// 500 InternalError, before forwarding (nothing happened).
+    pub error_before: f64,
+    /// 500 InternalError replacing moto's answer (the work was done).
+    pub error_after: f64,
+    /// Connection closed without an answer, before forwarding.
+    pub drop_before: f64,
+    /// Connection closed without an answer, after moto did the work.
+    pub drop_after: f64,
+    /// Probability of added latency, and its maximum (uniform in 0..max).
+    pub latency: f64,
+    pub latency_max: Duration,
+}
+
+impl FaultConfig {
+    /// No faults; the seed from `KPROV_CHAOS_SEED` or a random one.
+    pub fn from_env() -> Self {
+        let seed = std::env::var(SEED_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+        FaultConfig {
+            seed,
+            throttle: 0.0,
+            error_before: 0.0,
+            error_after: 0.0,
+            drop_before: 0.0,
+            drop_after: 0.0,
+            latency: 0.0,
+            latency_max: Duration::ZERO,
+        }
+    }
+}
+
+/// What the proxy did, per kind.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    forwarded: AtomicU64,
+    throttled: AtomicU64,
+    error_before: AtomicU64,
+    error_after: AtomicU64,
+    drop_before: AtomicU64,
+    drop_after: AtomicU64,
+    delayed: AtomicU64,
+    /// Requests the proxy could not read or forward (a bug in the proxy or moto down).
+    proxy_errors: AtomicU64,
+}
+
+/// A snapshot of the counters: kind → count (`requests`, `forwarded`, `throttled`,
+/// `error_before`, `error_after`, `drop_before`, `drop_after`, `delayed`, `proxy_errors`).
+pub type Counts = BTreeMap<&'static str, u64>;
+
+pub struct FaultProxy {
+    endpoint: String,
+    counters: Arc<Counters>,
+    /// (service, action) → requests seen, and the mutating actions that got an after-fault.
+    log: Arc<Mutex<Log>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    seen: BTreeMap<String, u64>,
+    after_faults: BTreeMap<String, u64>,
+}
+
+impl FaultProxy {
+    /// Start a proxy to `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str, config: FaultConfig) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let counters = Arc::new(Counters::default());
+        let log = Arc::new(Mutex::new(Log::default()));
+        let (c, l, cfg) = (counters.clone(), log.clone(), Arc::new(config));
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let (c, l, cfg, up) = (c.clone(), l.clone(), cfg.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    if serve(sock, &up, &cfg, &c, &l).await.is_err() {
+                        c.proxy_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        FaultProxy { endpoint, counters, log, task }
+    }
+
+    /// The URL to give the client (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn counts(&self) -> Counts {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        BTreeMap::from([
+            ("requests", g(&c.requests)),
+            ("forwarded", g(&c.forwarded)),
+            ("throttled", g(&c.throttled)),
+            ("error_before", g(&c.error_before)),
+            ("error_after", g(&c.error_after)),
+            ("drop_before", g(&c.drop_before)),
+            ("drop_after", g(&c.drop_after)),
+            ("delayed", g(&c.delayed)),
+            ("proxy_errors", g(&c.proxy_errors)),
+        ])
+    }
+
+    /// Actions (`service:Action`) whose answer was lost after moto performed them, with counts.
+    pub fn after_faults(&self) -> BTreeMap<String, u64> {
+        self.log.lock().map(|l| l.after_faults.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One request's fate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    Pass,
+    Throttle,
+    ErrorBefore,
+    ErrorAfter,
+    DropBefore,
+    DropAfter,
+}
+
+fn decide(cfg: &FaultConfig, key: &str, n: u64) -> (Fate, Option<Duration>) {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (cfg.seed, key, n).hash(&mut h);
+    let mut rng = fastrand::Rng::with_seed(h.finish());
+    let x = rng.f64();
+    let mut edge = 0.0;
+    let mut fate = Fate::Pass;
+    for (rate, f) in [
+        (cfg.throttle, Fate::Throttle),
+        (cfg.error_before, Fate::ErrorBefore),
+        (cfg.error_after, Fate::ErrorAfter),
+        (cfg.drop_before, Fate::DropBefore),
+        (cfg.drop_after, Fate::DropAfter),
+    ] {
+        edge += rate;
+        if x < edge {
+            fate = f;
+            break;
+        }
+    }
+    let delay = (rng.f64() < cfg.latency && !cfg.latency_max.is_zero())
+        .then(|| cfg.latency_max.mul_f64(rng.f64()));
+    (fate, delay)
+}
+
+/// A request as read from the client.
+struct Request {
+    /// The head, without the final empty line.
+    lines: Vec<String>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.lines[1..].iter().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The SigV4 signing service: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+    fn service(&self) -> String {
+        self.header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|s| s.split('/').nth(3))
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    /// The action: `Action=` of a query form, the `X-Amz-Target` operation, or method + path.
+    fn action(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        if let Some(a) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+            return a.to_string();
+        }
+        if let Some(t) = self.header("x-amz-target") {
+            return t.rsplit('.').next().unwrap_or(t).to_string();
+        }
+        let mut parts = self.lines[0].split(' ');
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+        // Ids in REST paths would make every request its own action: keep the first segment.
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        format!("{method} /{first}")
+    }
+
+    fn protocol(&self, service: &str) -> Protocol {
+        if self.header("x-amz-target").is_some() {
+            Protocol::AwsJson
+        } else if String::from_utf8_lossy(&self.body).contains("Action=") {
+            if service == "ec2" {
+                Protocol::Ec2Query
+            } else {
+                Protocol::Query
+            }
+        } else if service == "s3" {
+            Protocol::S3
+        } else if service == "route53" {
+            Protocol::RestXml
+        } else {
+            Protocol::RestJson
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Ec2Query,
+    /// IAM, ELBv2, STS, …
+    Query,
+    /// `X-Amz-Target`: KMS, CloudWatch Logs, ECR, ACM, DynamoDB.
+    AwsJson,
+    /// EKS.
+    RestJson,
+    /// Route 53.
+    RestXml,
+    S3,
+}
+
+type Io = std::io::Result<()>;
+
+async fn serve(sock: TcpStream, upstream: &str, cfg: &FaultConfig, c: &Counters, log: &Mutex<Log>) -> Io {
+    let mut client = BufReader::new(sock);
+    let Some(req) = read_request(&mut client).await? else { return Ok(()) };
+    c.requests.fetch_add(1, Ordering::Relaxed);
+    let service = req.service();
+    let key = format!("{service}:{}", req.action());
+    let n = {
+        let mut l = log.lock().expect("proxy log");
+        let n = l.seen.entry(key.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let (fate, delay) = decide(cfg, &key, n);
+    if let Some(d) = delay {
+        c.delayed.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(d).await;
+    }
+    let proto = req.protocol(&service);
+    let mut sock = client.into_inner();
+    match fate {
+        Fate::Throttle => {
+            c.throttled.fetch_add(1, Ordering::Relaxed);
+            return sock.write_all(&throttling(proto)).await;
+        }
+        Fate::ErrorBefore => {
+            c.error_before.fetch_add(1, Ordering::Relaxed);
+            return sock.write_all(&server_error(proto)).await;
+        }
+        Fate::DropBefore => {
+            c.drop_before.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        Fate::Pass | Fate::ErrorAfter | Fate::DropAfter => {}
+    }
+    let answer = forward(upstream, &req).await?;
+    c.forwarded.fetch_add(1, Ordering::Relaxed);
+    match fate {
+        Fate::ErrorAfter | Fate::DropAfter => {
+            if let Ok(mut l) = log.lock() {
+                *l.after_faults.entry(key).or_default() += 1;
+            }
+            if fate == Fate::ErrorAfter {
+                c.error_after.fetch_add(1, Ordering::Relaxed);
+                sock.write_all(&server_error(proto)).await
+            } else {
+                c.drop_after.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+        _ => sock.write_all(&answer).await,
+    }
+}
+
+fn invalid(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string())
+}
+
+/// Read one request; `None` when the client closed the connection before sending one.
+async fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return if lines.is_empty() { Ok(None) } else { Err(invalid("truncated head")) };
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() {
+            break;
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(invalid("empty head"));
+    }
+    let mut req = Request { lines, body: Vec::new() };
+    if req.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        req.body = read_chunked(r).await?;
+        // Forwarded with its length, not chunked.
+        req.lines.retain(|l| !l.to_ascii_lowercase().starts_with("transfer-encoding:"));
+    } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        req.body = vec![0; n];
+        r.read_exact(&mut req.body).await?;
+    }
+    Ok(Some(req))
+}
+
+async fn read_chunked(r: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        r.read_line(&mut size).await?;
+        let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+            .map_err(|_| invalid("bad chunk size"))?;
+        let mut chunk = vec![0; n + 2];
+        r.read_exact(&mut chunk).await?;
+        if n == 0 {
+            // The last chunk; trailers are not used by the AWS SDK.
+            return Ok(body);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Send `req` to moto on a fresh connection and return its whole answer, made
+/// `Connection: close` for the client.
+async fn forward(upstream: &str, req: &Request) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream).await?;
+    let mut head = String::new();
+    for (i, l) in req.lines.iter().enumerate() {
+        let lower = l.to_ascii_lowercase();
+        if i > 0 && (lower.starts_with("connection:") || lower.starts_with("content-length:")) {
+            continue;
+        }
+        head.push_str(l);
+        head.push_str("\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", req.body.len()));
+    up.write_all(head.as_bytes()).await?;
+    up.write_all(&req.body).await?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer).await?;
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| invalid("moto's answer has no head"))?;
+    let head = String::from_utf8_lossy(&answer[..end]).to_string();
+    let mut out: Vec<u8> = Vec::with_capacity(answer.len() + 20);
+    for l in head.split("\r\n").filter(|l| !l.to_ascii_lowercase().starts_with("connection:")) {
+        out.extend_from_slice(l.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n");
+    out.extend_from_slice(&answer[end + 2..]);
+    Ok(out)
+}
+
+fn response(status: &str, content_type: &str, extra: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let request_id = format!("chaos-{:016x}", fastrand::u64(..));
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: {request_id}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// An AWS error answer in `proto`'s wire format.
+fn aws_error(proto: Protocol, status: &str, code: &str, message: &str) -> Vec<u8> {
+    let xml = "text/xml";
+    match proto {
+        Protocol::Ec2Query => response(
+            status,
+            xml,
+            &[],
+            &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>chaos</RequestID></Response>"),
+        ),
+        Protocol::Query | Protocol::RestXml => {
+            let kind = if status.starts_with('5') { "Receiver" } else { "Sender" };
+            response(
+                status,
+                xml,
+                &[],
+                &format!("<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>chaos</RequestId></ErrorResponse>"),
+            )
+        }
+        Protocol::AwsJson => response(
+            status,
+            "application/x-amz-json-1.1",
+            &[],
+            &format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"),
+        ),
+        Protocol::RestJson => response(
+            status,
+            "application/json",
+            &[("x-amzn-ErrorType", code)],
+            &format!("{{\"message\":\"{message}\"}}"),
+        ),
+        Protocol::S3 => response(
+            status,
+            "application/xml",
+            &[],
+            &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>chaos</RequestId></Error>"),
+        ),
+    }
+}
+
+/// "Slow down", as each protocol says it.
+fn throttling(proto: Protocol) -> Vec<u8> {
+    match proto {
+        Protocol::Ec2Query => aws_error(proto, "503 Service Unavailable", "RequestLimitExceeded", "Request limit exceeded."),
+        Protocol::Query | Protocol::RestXml => aws_error(proto, "400 Bad Request", "Throttling", "Rate exceeded"),
+        Protocol::AwsJson => aws_error(proto, "400 Bad Request", "ThrottlingException", "Rate exceeded"),
+        Protocol::RestJson => aws_error(proto, "429 Too Many Requests", "ThrottlingException", "Rate exceeded"),
+        Protocol::S3 => aws_error(proto, "503 Slow Down", "SlowDown", "Please reduce your request rate."),
+    }
+}
+
+fn server_error(proto: Protocol) -> Vec<u8> {
+    let code = match proto {
+        Protocol::Ec2Query | Protocol::RestXml | Protocol::S3 => "InternalError",
+        Protocol::Query | Protocol::AwsJson => "InternalFailure",
+        Protocol::RestJson => "ServerException",
+    };
+    aws_error(proto, "500 Internal Server Error", code, "We encountered an internal error. Please try again.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_depend_on_seed_action_and_occurrence_only() {
+        let mut cfg = FaultConfig::from_env();
+        cfg.seed = 42;
+        cfg.throttle = 0.2;
+        cfg.error_after = 0.05;
+        let a: Vec<_> = (1..200).map(|n| decide(&cfg, "ec2:CreateVpc", n)).collect();
+        let b: Vec<_> = (1..200).map(|n| decide(&cfg, "ec2:CreateVpc", n)).collect();
+        assert_eq!(a, b);
+        let throttled = a.iter().filter(|(f, _)| *f == Fate::Throttle).count();
+        assert!((20..60).contains(&throttled), "{throttled} of 199 at 20%");
+    }
+}
