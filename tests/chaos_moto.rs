@@ -19,9 +19,9 @@
 //! Own environment `chaos` (the dev overlay plus a region): IAM and Route 53 are global in moto,
 //! so the `platform-chaos-*` names and the `chaos.` zone are this test's only. Region sa-east-1.
 
-mod support;
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,9 +39,8 @@ const TAG_ADDRESS: &str = "kprov:address";
 fn plans() -> tempfile::TempDir {
     let dir = support::scratch_platform_plans();
     let dev = std::fs::read_to_string(dir.path().join("plans/env/dev.toml")).expect("dev overlay");
-    let overlay = format!(
-        "{dev}region = \"{REGION}\"\navailability_zones = [\"{REGION}a\", \"{REGION}b\", \"{REGION}c\"]\n"
-    );
+    let overlay =
+        format!("{dev}region = \"{REGION}\"\navailability_zones = [\"{REGION}a\", \"{REGION}b\", \"{REGION}c\"]\n");
     std::fs::write(dir.path().join(format!("plans/env/{ENV}.toml")), overlay).expect("overlay");
     dir
 }
@@ -176,7 +175,9 @@ async fn others_owned(sdk: &aws_config::SdkConfig, found: &mut Found, natural: &
         .load_balancers()
         .iter()
         .filter_map(|l| Some(("elbv2_load_balancer", l.load_balancer_arn()?.to_string())))
-        .chain(tgs.target_groups().iter().filter_map(|t| Some(("elbv2_target_group", t.target_group_arn()?.to_string()))))
+        .chain(
+            tgs.target_groups().iter().filter_map(|t| Some(("elbv2_target_group", t.target_group_arn()?.to_string()))),
+        )
         .collect();
     for (kind, arn) in arns {
         let d = elb.describe_tags().resource_arns(&arn).send().await.expect("elb tags");
@@ -317,8 +318,7 @@ async fn dev_platform_applies_through_throttling_and_server_errors_without_dupli
     // ---- exactly the plan, read directly from moto ----
     let kinds: Vec<String> = planned.keys().cloned().collect();
     let (found, natural) = owned(&kinds).await;
-    let expected: Found =
-        planned.iter().filter(|(k, _)| !untagged(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expected: Found = planned.iter().filter(|(k, _)| !untagged(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let differ: Vec<String> = expected
         .keys()
         .chain(found.keys())

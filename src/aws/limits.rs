@@ -146,7 +146,9 @@ fn is_transient(answer: &Result<(HttpResponse, bool), ConnectorError>) -> bool {
     match answer {
         Ok((resp, throttled)) => !throttled && resp.status().is_server_error(),
         // hyper's "connection closed before message completed" is classified `TransientError`.
-        Err(e) => e.is_io() || e.is_timeout() || e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError),
+        Err(e) => {
+            e.is_io() || e.is_timeout() || e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError)
+        }
     }
 }
 
@@ -161,17 +163,41 @@ fn is_transient(answer: &Result<(HttpResponse, bool), ConnectorError>) -> bool {
 /// with "already exists". Those go back to the resource kind as a retryable error, and the
 /// engine (`engine::recover`) finds out what happened before doing anything again.
 pub fn safe_to_repeat(req: &HttpRequest, call: &ApiCall) -> bool {
-    if call.class == "non_mutating" || call.class == "unfiltered_describe" {
+    // EC2's CreateTags / DeleteTags (class `tags`) set tags: the same however often sent.
+    if matches!(call.class.as_str(), "non_mutating" | "unfiltered_describe" | "tags") {
         return true;
     }
     const REPEATABLE: &[&str] = &[
-        "Describe", "Get", "List", "Search", "Head", "Lookup", "Delete", "Put", "Modify", "Update", "Set", "Tag",
-        "Untag", "Attach", "Enable", "Disable", "Revoke", "Detach", "Disassociate", "Remove", "Deregister", "Release",
+        "Describe",
+        "Get",
+        "List",
+        "Search",
+        "Head",
+        "Lookup",
+        "Delete",
+        "Put",
+        "Modify",
+        "Update",
+        "Set",
+        "Tag",
+        "Untag",
+        "Attach",
+        "Enable",
+        "Disable",
+        "Revoke",
+        "Detach",
+        "Disassociate",
+        "Remove",
+        "Deregister",
+        "Release",
     ];
     let action = call.action.as_str();
     if action.contains(' ') {
-        // REST: `METHOD /path`. POST creates (and Route 53 changes records) — not repeatable.
-        return !req.method().eq_ignore_ascii_case("POST");
+        // REST: `METHOD /path`. POST creates (and Route 53 changes records) — not repeatable,
+        // except on tags: reading them (Route 53's ListTagsForResources is a POST) or setting
+        // them (TagResource, ChangeTagsForResource) is the same however often it is done.
+        let path = uri_path(req.uri());
+        return !req.method().eq_ignore_ascii_case("POST") || path.contains("/tags/");
     }
     REPEATABLE.iter().any(|p| action.starts_with(p))
 }
@@ -464,6 +490,98 @@ mod tests {
         assert_eq!(limiter.stats()["ec2"].throttled, 3);
     }
 
+    /// A fake service answering 500 to the first `fail` requests, then 200.
+    #[derive(Debug)]
+    struct Flaky {
+        seen: Arc<std::sync::atomic::AtomicU32>,
+        fail: u32,
+    }
+
+    impl HttpConnector for Flaky {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, body) = if n < self.fail {
+                (500, "<Response><Errors><Error><Code>InternalError</Code></Error></Errors></Response>")
+            } else {
+                (200, "<ok/>")
+            };
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status.try_into().expect("status"), SdkBody::from(body))))
+        }
+    }
+
+    fn flaky(fail: u32) -> (LimitedConnector, Arc<RateLimiter>, Arc<std::sync::atomic::AtomicU32>) {
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let limiter = Arc::new(RateLimiter::unlimited(Default::default()).with_seed(3));
+        let inner = SharedHttpConnector::new(Flaky { seen: seen.clone(), fail });
+        (LimitedConnector { inner, limiter: limiter.clone(), delay: None }, limiter, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_are_retried_only_for_calls_safe_to_repeat() {
+        let (k, v) = auth("ec2");
+        let describe = req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], "Action=DescribeVpcs&VpcId.1=vpc-1");
+        let (conn, limiter, seen) = flaky(2);
+        let resp = conn.call(describe).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 200, "a read is sent again");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let s = limiter.stats()["ec2"];
+        assert_eq!((s.calls, s.transient, s.retries), (3, 2, 2));
+        // A create whose outcome is unknown goes back to the caller as it is.
+        let (conn, limiter, seen) = flaky(2);
+        let resp = conn.call(ec2_request()).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 500, "CreateVpc is not sent again");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(limiter.stats()["ec2"].transient, 1);
+        // Always failing: the attempts run out.
+        let (k, v) = auth("ec2");
+        let describe = req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], "Action=DescribeVpcs&VpcId.1=vpc-1");
+        let (conn, _, seen) = flaky(100);
+        assert_eq!(conn.call(describe).await.expect("answer").status().as_u16(), 500);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn calls_safe_to_repeat() {
+        let (k, v) = auth("ec2");
+        let ec2 = |body: &str| req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], body);
+        let safe = |r: HttpRequest| safe_to_repeat(&r, &classify(&r));
+        for body in [
+            "Action=DescribeVpcs",
+            "Action=DeleteVpc&VpcId=v",
+            "Action=ModifyVpcAttribute&VpcId=v",
+            "Action=CreateTags&ResourceId.1=v",
+            "Action=RevokeSecurityGroupEgress&GroupId=g",
+        ] {
+            assert!(safe(ec2(body)), "{body}");
+        }
+        for body in [
+            "Action=CreateVpc",
+            "Action=AllocateAddress",
+            "Action=AssociateRouteTable",
+            "Action=AuthorizeSecurityGroupIngress",
+        ] {
+            assert!(!safe(ec2(body)), "{body}");
+        }
+        let (k, v) = auth("eks");
+        assert!(safe(req("GET", "http://x/clusters/c", &[(k, v.as_str())], "")));
+        assert!(safe(req("DELETE", "http://x/clusters/c", &[(k, v.as_str())], "")));
+        assert!(!safe(req("POST", "http://x/clusters", &[(k, v.as_str())], "{}")));
+        assert!(safe(req("POST", "http://x/tags/arn%3Aaws", &[(k, v.as_str())], "{}")));
+        let (k, v) = auth("route53");
+        assert!(safe(req(
+            "POST",
+            "https://route53.amazonaws.com/2013-04-01/tags/hostedzone",
+            &[(k, v.as_str())],
+            "<x/>"
+        )));
+        assert!(!safe(req("POST", "https://route53.amazonaws.com/2013-04-01/hostedzone", &[(k, v.as_str())], "<x/>")));
+        let (k, v) = auth("kms");
+        let kms = |op: &str| req("POST", "http://x/", &[(k, v.as_str()), ("x-amz-target", op)], "{}");
+        assert!(safe(kms("TrentService.DescribeKey")));
+        assert!(safe(kms("TrentService.PutKeyPolicy")));
+        assert!(!safe(kms("TrentService.CreateKey")));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn other_errors_go_back_at_once() {
         #[derive(Debug)]
@@ -482,5 +600,4 @@ mod tests {
         assert_eq!(t0.elapsed(), Duration::ZERO);
         assert_eq!(limiter.stats()["ec2"].calls, 1);
     }
-
 }

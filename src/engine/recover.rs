@@ -94,7 +94,12 @@ async fn converge(kind: &dyn ResourceKind, cx: &Cx, found: Observed, spec: &Spec
 }
 
 /// Update `prior` to `spec`, re-reading after an unclear failure.
-pub async fn update(kind: &dyn ResourceKind, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+pub async fn update(
+    kind: &dyn ResourceKind,
+    cx: &Cx,
+    prior: &Observed,
+    spec: &Spec,
+) -> Result<Observed, ResourceError> {
     let mut current = prior.clone();
     let mut attempt = 1;
     loop {
@@ -122,7 +127,12 @@ pub async fn update(kind: &dyn ResourceKind, cx: &Cx, prior: &Observed, spec: &S
 }
 
 /// Delete `prior`; after an unclear failure, delete again.
-pub async fn delete(kind: &dyn ResourceKind, cx: &Cx, prior: &Observed, address: &Address) -> Result<(), ResourceError> {
+pub async fn delete(
+    kind: &dyn ResourceKind,
+    cx: &Cx,
+    prior: &Observed,
+    address: &Address,
+) -> Result<(), ResourceError> {
     let mut attempt = 1;
     loop {
         match kind.delete(cx, prior).await {

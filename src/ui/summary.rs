@@ -219,7 +219,10 @@ mod tests {
     fn text_names_root_causes_critical_path_and_api_counts() {
         let r = report();
         let mut api = BTreeMap::new();
-        api.insert("ec2".to_string(), ApiStats { calls: 42, throttled: 2, transient: 0, retries: 2, waited: Duration::from_secs(3) });
+        api.insert(
+            "ec2".to_string(),
+            ApiStats { calls: 42, throttled: 2, transient: 0, retries: 2, waited: Duration::from_secs(3) },
+        );
         let cp = CriticalPath {
             total: Duration::from_secs(107),
             steps: vec![(("ec2_vpc.main").parse().expect("a"), OpKind::Create, Duration::from_secs(2))],

@@ -51,7 +51,8 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// No faults; the seed from `KPROV_CHAOS_SEED` or a random one.
     pub fn from_env() -> Self {
-        let seed = std::env::var(SEED_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+        let seed =
+            std::env::var(SEED_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| fastrand::u64(..));
         FaultConfig {
             seed,
             throttle: 0.0,
@@ -184,8 +185,7 @@ fn decide(cfg: &FaultConfig, key: &str, n: u64) -> (Fate, Option<Duration>) {
             break;
         }
     }
-    let delay = (rng.f64() < cfg.latency && !cfg.latency_max.is_zero())
-        .then(|| cfg.latency_max.mul_f64(rng.f64()));
+    let delay = (rng.f64() < cfg.latency && !cfg.latency_max.is_zero()).then(|| cfg.latency_max.mul_f64(rng.f64()));
     (fate, delay)
 }
 
@@ -456,7 +456,9 @@ fn aws_error(proto: Protocol, status: &str, code: &str, message: &str) -> Vec<u8
 /// "Slow down", as each protocol says it.
 fn throttling(proto: Protocol) -> Vec<u8> {
     match proto {
-        Protocol::Ec2Query => aws_error(proto, "503 Service Unavailable", "RequestLimitExceeded", "Request limit exceeded."),
+        Protocol::Ec2Query => {
+            aws_error(proto, "503 Service Unavailable", "RequestLimitExceeded", "Request limit exceeded.")
+        }
         Protocol::Query | Protocol::RestXml => aws_error(proto, "400 Bad Request", "Throttling", "Rate exceeded"),
         Protocol::AwsJson => aws_error(proto, "400 Bad Request", "ThrottlingException", "Rate exceeded"),
         Protocol::RestJson => aws_error(proto, "429 Too Many Requests", "ThrottlingException", "Rate exceeded"),
