@@ -145,3 +145,160 @@ pub async fn delete(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::resource::{AttrSchema, AttrType, Attrs, Owner, Schema};
+
+    /// A one-attribute kind in memory whose calls can be made to do the work and then lose the
+    /// answer (`lose`), or to fail before doing anything (`refuse`), a given number of times.
+    struct Flaky {
+        schema: Schema,
+        made: Mutex<Vec<Observed>>,
+        lose: Mutex<u32>,
+        refuse: Mutex<u32>,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Flaky {
+        fn new(lose: u32, refuse: u32) -> Self {
+            Flaky {
+                schema: Schema::new(vec![AttrSchema::optional("size", AttrType::Int)]),
+                made: Mutex::default(),
+                lose: Mutex::new(lose),
+                refuse: Mutex::new(refuse),
+                calls: Mutex::default(),
+            }
+        }
+        /// Called by every operation after doing its work: maybe lose the answer.
+        fn answer<T>(&self, op: &'static str, v: T) -> Result<T, ResourceError> {
+            self.calls.lock().expect("calls").push(op);
+            let mut lose = self.lose.lock().expect("lose");
+            if *lose > 0 {
+                *lose -= 1;
+                return Err(ResourceError::Transport { operation: op.into(), message: "connection closed".into() });
+            }
+            Ok(v)
+        }
+        fn refused(&self, op: &str) -> Result<(), ResourceError> {
+            let mut refuse = self.refuse.lock().expect("refuse");
+            if *refuse > 0 {
+                *refuse -= 1;
+                return Err(ResourceError::Aws {
+                    operation: op.into(),
+                    code: "InternalError".into(),
+                    message: "try again".into(),
+                    request_id: None,
+                    retryable: true,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ResourceKind for Flaky {
+        fn kind(&self) -> &'static str {
+            "flaky"
+        }
+        fn schema(&self) -> &Schema {
+            &self.schema
+        }
+        async fn read_many(&self, _: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
+            Ok(self.made.lock().expect("made").iter().filter(|o| ids.contains(&o.id)).cloned().collect())
+        }
+        async fn create(&self, _: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
+            self.refused("Create")?;
+            let mut made = self.made.lock().expect("made");
+            // Tagged at creation, but without the size: that is set by a second call.
+            let o = Observed {
+                id: format!("r-{}", made.len()),
+                attrs: Attrs::new(),
+                owner_address: Some(spec.address.to_string()),
+            };
+            made.push(o.clone());
+            drop(made);
+            let mut o = self.answer("Create", o)?;
+            o.attrs = spec.attrs.clone();
+            if let Some(m) = self.made.lock().expect("made").iter_mut().find(|m| m.id == o.id) {
+                m.attrs = spec.attrs.clone();
+            }
+            Ok(o)
+        }
+        async fn update(&self, _: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+            self.refused("Update")?;
+            let mut made = self.made.lock().expect("made");
+            let m = made.iter_mut().find(|m| m.id == prior.id).ok_or_else(|| ResourceError::invalid("gone"))?;
+            m.attrs = spec.attrs.clone();
+            let o = m.clone();
+            drop(made);
+            self.answer("Update", o)
+        }
+        async fn delete(&self, _: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+            self.refused("Delete")?;
+            self.made.lock().expect("made").retain(|m| m.id != prior.id);
+            self.answer("Delete", ())
+        }
+        async fn find_owned(&self, _: &Cx) -> Result<Vec<Observed>, ResourceError> {
+            self.calls.lock().expect("calls").push("FindOwned");
+            Ok(self.made.lock().expect("made").clone())
+        }
+    }
+
+    fn spec() -> Spec {
+        let mut attrs = Attrs::new();
+        attrs.insert("size".into(), json!(3));
+        Spec { address: Address::new("flaky", "main", None), attrs, client_token: "t".into() }
+    }
+
+    fn cx() -> Cx {
+        Cx::new(Owner { stack: "s".into(), env: "e".into() })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_create_whose_answer_was_lost_is_found_and_finished_not_made_twice() {
+        let k = Flaky::new(1, 0);
+        let o = create(&k, &cx(), &spec()).await.expect("create recovers");
+        let made = k.made.lock().expect("made").clone();
+        assert_eq!(made.len(), 1, "one resource: {made:?}");
+        assert_eq!(o.id, made[0].id);
+        assert_eq!(made[0].attrs.get("size"), Some(&json!(3)), "the half-made resource was brought to the plan");
+        assert_eq!(*k.calls.lock().expect("calls"), ["Create", "FindOwned", "Update"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_create_refused_before_doing_anything_is_looked_up_then_made_once() {
+        let k = Flaky::new(0, 2);
+        create(&k, &cx(), &spec()).await.expect("create succeeds on the third attempt");
+        assert_eq!(k.made.lock().expect("made").len(), 1);
+        assert_eq!(*k.calls.lock().expect("calls"), ["FindOwned", "FindOwned", "Create"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_run_out_and_definite_errors_are_not_retried() {
+        let k = Flaky::new(0, OP_ATTEMPTS);
+        let e = create(&k, &cx(), &spec()).await.expect_err("still failing");
+        assert!(is_ambiguous(&e));
+        assert!(k.made.lock().expect("made").is_empty());
+        assert!(!is_ambiguous(&ResourceError::invalid("no")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn update_and_delete_recover_from_lost_answers() {
+        let k = Flaky::new(0, 0);
+        let o = create(&k, &cx(), &spec()).await.expect("create");
+        let mut s = spec();
+        s.attrs.insert("size".into(), json!(5));
+        *k.lose.lock().expect("lose") = 1;
+        let u = update(&k, &cx(), &o, &s).await.expect("update recovers");
+        assert_eq!(u.attrs.get("size"), Some(&json!(5)));
+        *k.lose.lock().expect("lose") = 1;
+        delete(&k, &cx(), &u, &s.address).await.expect("delete recovers");
+        assert!(k.made.lock().expect("made").is_empty());
+    }
+}
