@@ -12,8 +12,11 @@
 //!    the operation's parallelism slot), retries throttled answers with exponential backoff and
 //!    jitter, and counts calls, throttles and retries per service. A throttled answer is
 //!    recognised from its status (429) or its error code, read from the (small) error body;
-//!    every other answer goes back to the SDK untouched, whose standard retry deals with
-//!    transient errors (5xx, timeouts) — non-throttling errors fail fast.
+//! 3. retries transient failures (5xx, a lost connection, a timeout) — but only for calls that
+//!    are safe to send again ([`safe_to_repeat`]): the SDK's own retry is off, because it would
+//!    send a `CreateVpc` whose answer was lost again and make a second VPC. Other calls' unclear
+//!    failures go back to the SDK and the kind, and the engine (`engine::recover`) looks before
+//!    doing anything again. Every other error fails fast.
 //!
 //! Test hook: `KPROV_TEST_API_DELAY_MS=N` makes every request take N ms longer (holding its
 //! slot, like network latency). moto answers in about a millisecond; the interrupt and crash
