@@ -57,7 +57,7 @@ async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, C
 fn load_saved(path: &PathBuf, ctx: &Context, state: Option<&State>) -> Result<Plan, CliError> {
     let file_err = |message: String| CliError::File { path: path.clone(), message };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| file_err(format!("not a kprov plan: {e}")))?;
+    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| file_err(format!("not a kprov plan: {e}")))?;
     if plan.format != PLAN_FORMAT {
         return Err(file_err(format!("plan format {} is not supported (expected {PLAN_FORMAT})", plan.format)));
     }
@@ -74,6 +74,7 @@ fn load_saved(path: &PathBuf, ctx: &Context, state: Option<&State>) -> Result<Pl
             plan.state_serial, now.1
         )));
     }
+    plan::secrets::unseal(&mut plan, &ctx.stack).map_err(CliError::Refused)?;
     Ok(plan)
 }
 

@@ -7,6 +7,7 @@ pub mod context;
 pub mod drift;
 pub mod graph;
 pub mod lint;
+pub mod logging;
 pub mod plan;
 pub mod state;
 

@@ -32,7 +32,8 @@ pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
         print!("{}", render::text(&plan));
     }
     if let Some(path) = &a.out {
-        let text = serde_json::to_string_pretty(&plan)
+        // Sealed: a plan file holds markers, never a sensitive value (see plan::secrets).
+        let text = serde_json::to_string_pretty(&plan::secrets::sealed(&plan))
             .map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         std::fs::write(path, text).map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         if !a.json {

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Action, After, Plan, Refreshed};
-use crate::resource::{Observed, Value};
+use crate::resource::{sensitive, Observed, Value};
 use crate::state::State;
 
 /// Version of the JSON report schema (`docs/drift-report.schema.json`).
@@ -185,8 +185,36 @@ fn leaves(attrs: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     out
 }
 
+/// Sensitive values (markers, see `resource::sensitive`) compare through the marker and are
+/// reported as "(sensitive)" / "(sensitive value changed)", never by value. Refresh seals the
+/// live side, so a recorded plaintext (an older kprov's state) is caught here too.
+fn sensitive_drift(path: &str, recorded: Option<&Value>, live: Option<&Value>) -> Option<Option<AttrDrift>> {
+    let marker = |v: Option<&Value>| v.is_some_and(sensitive::is_marker);
+    if !(marker(recorded) || marker(live)) {
+        return None;
+    }
+    let (r, l) = (recorded.unwrap_or(&Value::Null), live.unwrap_or(&Value::Null));
+    if sensitive::same(r, l) {
+        return Some(None);
+    }
+    let show = |v: &Value| if v.is_null() { Value::Null } else { sensitive::redacted() };
+    let live = if r.is_null() || l.is_null() { show(l) } else { Value::String(crate::plan::secrets::changed_text().into()) };
+    Some(Some(AttrDrift { path: path.to_string(), recorded: show(r), live }))
+}
+
 fn attr_drift(recorded: &BTreeMap<String, Value>, live: &BTreeMap<String, Value>) -> Vec<AttrDrift> {
-    let (r, l) = (leaves(recorded), leaves(live));
+    let mut out: Vec<AttrDrift> = Vec::new();
+    let mut plain = (BTreeMap::new(), BTreeMap::new());
+    for k in recorded.keys().chain(live.keys()).collect::<BTreeSet<_>>() {
+        match sensitive_drift(k, recorded.get(k), live.get(k)) {
+            Some(d) => out.extend(d),
+            None => {
+                plain.0.extend(recorded.get_key_value(k).map(|(k, v)| (k.clone(), v.clone())));
+                plain.1.extend(live.get_key_value(k).map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+    }
+    let (r, l) = (leaves(&plain.0), leaves(&plain.1));
     let paths: BTreeSet<&String> = r.keys().chain(l.keys()).collect();
     paths
         .into_iter()
@@ -202,6 +230,7 @@ fn attr_drift(recorded: &BTreeMap<String, Value>, live: &BTreeMap<String, Value>
                 live: b.clone(),
             })
         })
+        .chain(out)
         .collect()
 }
 
@@ -274,7 +303,10 @@ pub fn detect(input: DriftInput<'_>) -> DriftReport {
             if ignored(&c.kind, &addr) {
                 continue;
             }
-            let attributes: Vec<PlanAttr> = c
+            // Sensitive values are shown redacted (plan::secrets).
+            let mut redacted = c.clone();
+            crate::plan::secrets::redact_change(&mut redacted);
+            let attributes: Vec<PlanAttr> = redacted
                 .attrs
                 .iter()
                 .filter(|a| !ignored_attr(&c.kind, &addr, &a.name))

@@ -4,10 +4,16 @@
 //! queued up into one write (serial + 1 per write), and acknowledges updates that asked for it —
 //! a create's intent must be on disk before the create call is made. When the channel closes it
 //! writes a last time if needed and hands the final state back.
+//!
+//! Every write passes [`seal`]: sensitive attributes (per the kinds' schemas) are stored as
+//! markers, never in clear (see `resource::sensitive`). That holds for intents, created
+//! resources and refreshed ones alike, and a state an older kprov wrote with plaintext is
+//! rewritten sealed on its first write.
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{Event, EventSender};
+use crate::resource::{sensitive, Registry};
 use crate::state::{Backend, ResourceState, State, StateError};
 use std::sync::Arc;
 
@@ -44,6 +50,7 @@ impl StateHandle {
 /// Start the writer. The join handle yields the final state, or the first write error.
 pub fn spawn(
     mut state: State,
+    registry: Registry,
     backend: Arc<dyn Backend>,
     events: EventSender,
 ) -> (StateHandle, tokio::task::JoinHandle<Result<State, StateError>>) {
@@ -58,7 +65,8 @@ pub fn spawn(
             let mut acks = Vec::new();
             for m in batch {
                 match m.update {
-                    StateUpdate::Upsert(a, r) => {
+                    StateUpdate::Upsert(a, mut r) => {
+                        seal(&registry, &mut r, state.resources.get(&a));
                         state.resources.insert(a, r);
                     }
                     StateUpdate::Remove(a) => {
@@ -70,6 +78,10 @@ pub fn spawn(
             let result = if failed.is_some() {
                 Err("an earlier state write failed".to_string())
             } else {
+                // Whatever was recorded before (an older kprov's plaintext) is sealed too.
+                for r in state.resources.values_mut() {
+                    seal(&registry, r, None);
+                }
                 state.serial += 1;
                 // Backends are async (the local one does its file I/O on the blocking pool).
                 match backend.save(&state).await {
@@ -95,4 +107,11 @@ pub fn spawn(
         }
     });
     (StateHandle { tx }, task)
+}
+
+/// Seal `r`'s sensitive attributes, keeping `prior`'s markers where they still match.
+fn seal(registry: &Registry, r: &mut ResourceState, prior: Option<&ResourceState>) {
+    if let Some(schema) = registry.schema(&r.kind) {
+        sensitive::seal_attrs(schema, &mut r.attributes, prior.map(|p| &p.attributes));
+    }
 }

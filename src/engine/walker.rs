@@ -93,7 +93,7 @@ pub async fn run(
         .filter_map(|(a, r)| Some((a.clone(), r.client_token.clone()?)))
         .collect();
     let recorded: Vec<String> = state.resources.keys().cloned().collect();
-    let (handle, writer) = state_writer::spawn(state, backend, events.clone());
+    let (handle, writer) = state_writer::spawn(state, registry.clone(), backend, events.clone());
 
     // Record what refresh found (adopted creates, attributes changed outside kprov) and forget
     // resources that are gone and no longer wanted, before any operation runs.

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Action, After, AttrChange, Change, Plan, PLAN_FORMAT};
 use crate::config::{ResourceDecl, Stack, Tmpl};
 use crate::plan::Refreshed;
-use crate::resource::{Address, Attrs, Observed, Registry, Schema, Value};
+use crate::resource::{sensitive, Address, Attrs, Observed, Registry, Schema, Value};
 use crate::state::{State, Status};
 
 pub struct DiffInput<'a> {
@@ -57,13 +57,16 @@ pub fn attr_changes(
         let want = want.as_ref().map(|v| a.canonical(v));
         let after = match want {
             Some(v) if before.as_ref() == Some(&v) => continue,
+            // A sensitive value is recorded as a marker (see `resource::sensitive`).
+            Some(v) if before.as_ref().is_some_and(|b| sensitive::is_marker(b) && sensitive::matches(b, &v)) => continue,
             Some(v) if a.unordered && before.as_ref().is_some_and(|b| same_elements(b, &v)) => continue,
             // An empty list/map and an absent attribute mean the same to AWS.
             Some(v) if before.is_none() && is_empty(&v) && prior.is_some() => continue,
             Some(v) => After::Known(v),
             None => After::Unknown,
         };
-        changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive: a.sensitive });
+        let sensitive = a.sensitive || before.as_ref().is_some_and(sensitive::is_marker);
+        changes.push(AttrChange { name: name.clone(), before, after, force_new: a.force_new, sensitive });
     }
     changes
 }
@@ -179,6 +182,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             dependencies: decl.dependencies(),
             prior: prior.cloned(),
             prior_dependencies: prior_deps(recorded.map(|r| &r.dependencies)),
+            sensitive: schema.attrs.iter().filter(|a| a.sensitive).map(|a| a.name.to_string()).collect(),
             note,
         });
     }
@@ -228,13 +232,14 @@ fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: O
                 before: Some(v.clone()),
                 after: After::Removed,
                 force_new: false,
-                sensitive: false,
+                sensitive: sensitive::is_marker(v),
             })
             .collect(),
         desired: BTreeMap::new(),
         dependencies: Vec::new(),
         prior: Some(prior),
         prior_dependencies: prior_deps(Some(&r.dependencies)),
+        sensitive: Vec::new(),
         note: None,
     })
 }

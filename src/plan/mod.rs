@@ -9,6 +9,7 @@ pub mod cost;
 pub mod diff;
 pub mod refresh;
 pub mod render;
+pub mod secrets;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -87,6 +88,10 @@ pub struct Change {
     /// Dependencies recorded in state (delete ordering: dependents are deleted first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prior_dependencies: Vec<Address>,
+    /// Attributes whose values are sensitive (from the schema): never shown, sealed in plan
+    /// files (see [`secrets`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
     /// Why: "tainted", "deleted outside kprov", "adopted after an interrupted create", …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

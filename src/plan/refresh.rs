@@ -1,12 +1,17 @@
 //! Refresh: read what exists for every resource in state, one batched `read_many` per kind
 //! (the kinds run concurrently), and resolve interrupted creates (`pending_create`) by looking
 //! for resources carrying their ownership tags.
+//!
+//! Sensitive attributes come out sealed (see `resource::sensitive`): a value AWS returns is
+//! replaced by a marker (the recorded one when it still matches), and a value AWS never returns
+//! (a private key) keeps the recorded marker. So neither a plan, a plan file nor a drift report
+//! built from a refresh can carry the plaintext.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use crate::resource::{Cx, Observed, Registry, ResourceError};
+use crate::resource::{sensitive, Attrs, Cx, Observed, Registry, ResourceError};
 use crate::state::{State, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +74,10 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
     let mut refreshed = Refreshed::default();
     for (addr, obs, was_pending) in try_join_all(reads).await?.into_iter().flatten() {
         match obs {
-            Some(o) => {
+            Some(mut o) => {
+                if let Some(r) = state.resources.get(&addr) {
+                    seal_observed(registry, &r.kind, &mut o, &r.attributes);
+                }
                 if was_pending {
                     refreshed.adopted.insert(addr.clone());
                 }
@@ -81,4 +89,15 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
         }
     }
     Ok(refreshed)
+}
+
+/// Seal the sensitive attributes of `o`; those the kind cannot read back keep the recorded value.
+fn seal_observed(registry: &Registry, kind: &str, o: &mut Observed, recorded: &Attrs) {
+    let Some(schema) = registry.schema(kind) else { return };
+    for a in schema.attrs.iter().filter(|a| a.sensitive) {
+        if let (None, Some(v)) = (o.attrs.get(a.name), recorded.get(a.name)) {
+            o.attrs.insert(a.name.to_string(), v.clone());
+        }
+    }
+    sensitive::seal_attrs(schema, &mut o.attrs, Some(recorded));
 }

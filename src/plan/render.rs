@@ -4,7 +4,7 @@
 use super::{Action, After, AttrChange, Plan};
 use crate::resource::Value;
 
-const SENSITIVE: &str = "(sensitive)";
+const SENSITIVE: &str = crate::resource::sensitive::REDACTED;
 const UNKNOWN: &str = "(known after apply)";
 
 fn show(v: &Value, sensitive: bool) -> String {
@@ -23,6 +23,10 @@ fn attr_line(c: &AttrChange, action: Action, width: usize) -> String {
     };
     let value = match (action, &c.before) {
         (Action::Create, _) | (_, None) => after,
+        // Old and new are both hidden; say what happened instead of "(sensitive) -> (sensitive)".
+        (Action::Update | Action::Replace, Some(_)) if c.sensitive && matches!(c.after, After::Known(_)) => {
+            super::secrets::changed_text().to_string()
+        }
         (Action::Delete, Some(b)) => show(b, c.sensitive),
         (_, Some(b)) => format!("{} -> {}", show(b, c.sensitive), after),
     };
@@ -96,17 +100,9 @@ fn cost_text(est: &super::cost::CostEstimate) -> String {
     out
 }
 
-/// The plan as JSON, sensitive values replaced by "(sensitive)".
+/// The plan as JSON, sensitive values (desired, before, after, prior) replaced by "(sensitive)".
 pub fn json(plan: &Plan) -> String {
-    let mut redacted = plan.clone();
-    for c in &mut redacted.changes {
-        for a in c.attrs.iter_mut().filter(|a| a.sensitive) {
-            a.before = a.before.as_ref().map(|_| Value::String(SENSITIVE.into()));
-            if let After::Known(_) = a.after {
-                a.after = After::Known(Value::String(SENSITIVE.into()));
-            }
-        }
-    }
+    let redacted = super::secrets::redacted(plan);
     let doc = serde_json::json!({ "summary": plan.summary(), "cost": super::cost::estimate(plan), "plan": redacted });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

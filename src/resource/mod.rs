@@ -12,6 +12,7 @@ pub mod cx;
 pub mod error;
 pub mod registry;
 pub mod schema;
+pub mod sensitive;
 pub mod sim;
 
 use std::collections::BTreeMap;

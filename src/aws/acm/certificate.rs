@@ -186,6 +186,10 @@ impl TagApi for Certificate {
 impl ReadOne for Certificate {
     async fn read_one(&self, arn: &str) -> Result<Option<Found>, ResourceError> {
         let Some(cert) = self.describe(arn).await? else { return Ok(None) };
+        // Imported certificates are `acm_imported_certificate`s (find_owned lists every ARN).
+        if cert.r#type() == Some(&aws_sdk_acm::types::CertificateType::Imported) {
+            return Ok(None);
+        }
         let Some(tags) = self.tag_pairs(arn).await? else { return Ok(None) };
         let mut attrs = Attrs::new();
         put_str(&mut attrs, "domain_name", cert.domain_name());

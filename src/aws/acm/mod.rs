@@ -1,6 +1,8 @@
-//! ACM kinds: a public certificate validated through DNS in a Route53 zone.
+//! ACM kinds: a public certificate validated through DNS in a Route53 zone, and an imported
+//! certificate (its private key is a sensitive, write-only attribute).
 
 pub mod certificate;
+pub mod imported;
 
 use std::sync::Arc;
 
@@ -11,5 +13,6 @@ pub type Client = aws_sdk_acm::Client;
 
 /// Register every ACM kind in `reg`; `dns` writes the validation records.
 pub fn register(reg: &mut Registry, client: Client, dns: Dns) {
-    reg.register(Arc::new(certificate::Certificate::new(client, dns)));
+    reg.register(Arc::new(certificate::Certificate::new(client.clone(), dns)));
+    reg.register(Arc::new(imported::ImportedCertificate::new(client)));
 }
