@@ -10,7 +10,8 @@ use kprov::cli::{self, CliError, Outcome};
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // KPROV_LOG chooses; the SDK's wire logs stay off without KPROV_LOG_WIRE (see cli::logging).
-    let directives = cli::logging::directives(std::env::var("KPROV_LOG").ok().as_deref(), cli::logging::wire_from_env());
+    let directives =
+        cli::logging::directives(std::env::var("KPROV_LOG").ok().as_deref(), cli::logging::wire_from_env());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(directives))
         .with_writer(std::io::stderr)

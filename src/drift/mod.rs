@@ -198,7 +198,8 @@ fn sensitive_drift(path: &str, recorded: Option<&Value>, live: Option<&Value>) -
         return Some(None);
     }
     let show = |v: &Value| if v.is_null() { Value::Null } else { sensitive::redacted() };
-    let live = if r.is_null() || l.is_null() { show(l) } else { Value::String(crate::plan::secrets::changed_text().into()) };
+    let live =
+        if r.is_null() || l.is_null() { show(l) } else { Value::String(crate::plan::secrets::changed_text().into()) };
     Some(Some(AttrDrift { path: path.to_string(), recorded: show(r), live }))
 }
 

@@ -58,7 +58,9 @@ pub fn attr_changes(
         let after = match want {
             Some(v) if before.as_ref() == Some(&v) => continue,
             // A sensitive value is recorded as a marker (see `resource::sensitive`).
-            Some(v) if before.as_ref().is_some_and(|b| sensitive::is_marker(b) && sensitive::matches(b, &v)) => continue,
+            Some(v) if before.as_ref().is_some_and(|b| sensitive::is_marker(b) && sensitive::matches(b, &v)) => {
+                continue
+            }
             Some(v) if a.unordered && before.as_ref().is_some_and(|b| same_elements(b, &v)) => continue,
             // An empty list/map and an absent attribute mean the same to AWS.
             Some(v) if before.is_none() && is_empty(&v) && prior.is_some() => continue,
