@@ -104,7 +104,12 @@ pub static TABLE: &[KindActions] = &[
     // ── EC2 ──────────────────────────────────────────────────────────────────────────────
     KindActions {
         kind: "ec2_vpc",
-        read: &["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups"],
+        read: &[
+            "ec2:DescribeVpcs",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroups",
+        ],
         create: &["ec2:CreateVpc", "ec2:CreateTags", "ec2:ModifyVpcAttribute"],
         update: &["ec2:ModifyVpcAttribute", "ec2:CreateTags", "ec2:DeleteTags"],
         delete: &["ec2:DeleteVpc"],
@@ -207,7 +212,11 @@ pub static TABLE: &[KindActions] = &[
         extras: &[
             pass_role("role_arn", false),
             service_linked_role("eks.amazonaws.com"),
-            extra_if("kms:DescribeKey", "encryption_kms_key_arn", "EKS checks the secrets-encryption key as the caller"),
+            extra_if(
+                "kms:DescribeKey",
+                "encryption_kms_key_arn",
+                "EKS checks the secrets-encryption key as the caller",
+            ),
             extra_if("kms:CreateGrant", "encryption_kms_key_arn", "EKS creates a grant on the key as the caller"),
         ],
     },
@@ -454,7 +463,11 @@ pub static TABLE: &[KindActions] = &[
             "elasticloadbalancing:DescribeTags",
         ],
         create: &["elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"],
-        update: &["elasticloadbalancing:ModifyListener", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+        update: &[
+            "elasticloadbalancing:ModifyListener",
+            "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:RemoveTags",
+        ],
         delete: &["elasticloadbalancing:DeleteListener"],
         extras: &[],
     },
@@ -575,7 +588,8 @@ mod tests {
             let d = d.expect("entry");
             let dir = d.file_name().to_string_lossy().to_string();
             let Some(service) = service_of(&dir) else { continue };
-            let mut files: Vec<_> = std::fs::read_dir(d.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
+            let mut files: Vec<_> =
+                std::fs::read_dir(d.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
             files.sort();
             for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
                 let text = std::fs::read_to_string(&path).expect("read source");
@@ -773,7 +787,8 @@ mod tests {
                 problems.push(format!("{}: calls but does not declare {missing:?}", entry.kind));
             }
             if !unused.is_empty() {
-                problems.push(format!("{}: declares but never calls {unused:?} (use an Extra with a reason)", entry.kind));
+                problems
+                    .push(format!("{}: declares but never calls {unused:?} (use an Extra with a reason)", entry.kind));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -799,21 +814,38 @@ mod tests {
     fn actions_are_well_formed() {
         for k in TABLE {
             for a in k.all().into_iter().chain(k.extras.iter().map(|e| e.action)) {
-                let (svc, op) = a.split_once(':').unwrap_or_else(|| panic!("{}: `{a}` is not service:Operation", k.kind));
-                assert!(!svc.is_empty() && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{}: {a}", k.kind);
-                assert!(op.starts_with(|c: char| c.is_ascii_uppercase()) && op.chars().all(is_ident), "{}: {a}", k.kind);
+                let (svc, op) =
+                    a.split_once(':').unwrap_or_else(|| panic!("{}: `{a}` is not service:Operation", k.kind));
+                assert!(
+                    !svc.is_empty() && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                    "{}: {a}",
+                    k.kind
+                );
+                assert!(
+                    op.starts_with(|c: char| c.is_ascii_uppercase()) && op.chars().all(is_ident),
+                    "{}: {a}",
+                    k.kind
+                );
             }
             for e in k.extras {
                 if let Some(attr) = e.when_attr {
                     let reg = crate::aws::offline_registry();
                     let schema = reg.schema(k.kind).expect("kind");
-                    assert!(schema.attrs.iter().any(|a| a.name == attr), "{}: extra on unknown attribute {attr}", k.kind);
+                    assert!(
+                        schema.attrs.iter().any(|a| a.name == attr),
+                        "{}: extra on unknown attribute {attr}",
+                        k.kind
+                    );
                 }
                 if let ExtraScope::PassRole(attr) = e.scope {
                     assert_eq!(e.action, "iam:PassRole");
                     let reg = crate::aws::offline_registry();
                     let schema = reg.schema(k.kind).expect("kind");
-                    assert!(schema.attrs.iter().any(|a| a.name == attr), "{}: PassRole of unknown attribute {attr}", k.kind);
+                    assert!(
+                        schema.attrs.iter().any(|a| a.name == attr),
+                        "{}: PassRole of unknown attribute {attr}",
+                        k.kind
+                    );
                 }
             }
         }

@@ -41,6 +41,8 @@ pub struct Policy {
     pub statements: Vec<Statement>,
     /// action → the kinds (or `state backend`) needing it.
     pub reasons: Reasons,
+    /// action → why AWS checks it, for actions that are not kprov's own SDK calls.
+    pub notes: Reasons,
 }
 
 impl Policy {
@@ -138,6 +140,7 @@ pub fn build(stack: &Stack, backend: &BackendSpec) -> Policy {
     let mut pass_roles: BTreeSet<String> = BTreeSet::new();
     let mut linked: BTreeSet<String> = BTreeSet::new();
     let mut reasons = Reasons::new();
+    let mut notes = Reasons::new();
     let add_reason = |reasons: &mut Reasons, action: &str, why: &str| {
         reasons.entry(action.to_string()).or_default().insert(why.to_string());
     };
@@ -168,7 +171,8 @@ pub fn build(stack: &Stack, backend: &BackendSpec) -> Policy {
                     linked.insert(format!("arn:aws:iam::*:role/aws-service-role/{service}/*"));
                 }
             }
-            add_reason(&mut reasons, e.action, &format!("{kind} ({})", e.why));
+            add_reason(&mut reasons, e.action, kind);
+            notes.entry(e.action.to_string()).or_default().insert(e.why.to_string());
         }
     }
 
@@ -196,7 +200,7 @@ pub fn build(stack: &Stack, backend: &BackendSpec) -> Policy {
         });
     }
     statements.extend(state_statements(backend, &mut reasons));
-    Policy { statements, reasons }
+    Policy { statements, reasons, notes }
 }
 
 /// The state backend's statements: none for local state; for S3, read and conditional write
@@ -233,8 +237,11 @@ pub fn explain(policy: &Policy) -> String {
     for s in &policy.statements {
         out.push_str(&format!("{} on {}\n", s.sid, s.resources.iter().cloned().collect::<Vec<_>>().join(", ")));
         for a in &s.actions {
-            let why = policy.reasons.get(a).map(|w| w.iter().cloned().collect::<Vec<_>>().join(", "));
-            out.push_str(&format!("  {a:<55} {}\n", why.unwrap_or_default()));
+            let join = |m: &Reasons| m.get(a).map(|w| w.iter().cloned().collect::<Vec<_>>().join(", "));
+            out.push_str(&format!("  {a:<50} {}\n", join(&policy.reasons).unwrap_or_default()));
+            if let Some(note) = join(&policy.notes) {
+                out.push_str(&format!("  {:<50} ({note})\n", ""));
+            }
         }
     }
     out
