@@ -19,6 +19,8 @@ pub mod eks;
 pub mod elbv2;
 pub mod error;
 pub mod iam;
+pub mod iam_actions;
+pub mod iam_policy;
 pub mod kms;
 pub mod limits;
 pub mod logs;

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod context;
 pub mod drift;
 pub mod graph;
+pub mod iam_policy;
 pub mod lint;
 pub mod logging;
 pub mod plan;
@@ -74,6 +75,8 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Detect drift: changed, missing and unmanaged resources (read-only; exit 2 on drift)
     Drift(drift::DriftArgs),
+    /// Print the least-privilege IAM policy the runner needs to apply the plans (no AWS access)
+    IamPolicy(iam_policy::IamPolicyArgs),
     /// Inspect, move and set up the state (bootstrap, list, show, pull, migrate)
     State(state::StateArgs),
     /// Remove a state lock whose holder is gone (needs the holder's lock id)
@@ -97,6 +100,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Graph(a) => graph::run(&cli.global, a).await,
         Command::Drift(a) => drift::run(&cli.global, a).await,
         Command::Lint(a) => lint::run(&cli.global, a).await,
+        Command::IamPolicy(a) => iam_policy::run(&cli.global, a).await,
         Command::State(a) => state::run(&cli.global, a).await,
         Command::ForceUnlock(a) => state::force_unlock(&cli.global, a).await,
     }

@@ -20,6 +20,9 @@ to the cluster's, AMI type / instance architecture checked, update config defaul
 UpdateNodegroupConfig (scaling bounds checked, update recorded), ListNodegroups (404 for a
 missing cluster), Tag/Untag/ListTagsForResource (every taggable EKS resource, not only clusters).
 
+Also fixed, outside EKS: IAM request authentication (`auth.py`) signs an empty body as an empty
+payload, so REST GETs pass the signature check once `/moto-api/reset-auth` enables IAM checks.
+
 See docs/testing.md, "Emulated outside moto", for the list kprov's tests depend on.
 """
 

@@ -362,6 +362,9 @@ def install():
     EKS Flask app, i.e. before the first EKS request."""
     if _original:
         return
+    from . import auth
+
+    auth.install()
     for fn in REPLACED:
         _original[fn.__name__] = getattr(EKSResponse, fn.__name__)
         setattr(EKSResponse, fn.__name__, fn)
