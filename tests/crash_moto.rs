@@ -69,7 +69,10 @@ const NO_WAIT: &str = "0s";
 /// `kprov ARGS` in `dir` against moto, not waited for; stderr goes to `dir/stderr.log`.
 fn spawn(dir: &Path, args: &[&str], delay_ms: u64, lock_timeout: &str) -> Child {
     let log = std::fs::File::create(dir.join("stderr.log")).expect("log");
-    Command::new(assert_cmd::cargo::cargo_bin("kprov"))
+    // `scripts/soak.sh` runs a private copy of the binary (`KPROV_BIN`), safe from rebuilds
+    // of a shared target directory during a long soak.
+    let bin = std::env::var_os("KPROV_BIN").map(std::path::PathBuf::from);
+    Command::new(bin.unwrap_or_else(|| assert_cmd::cargo::cargo_bin("kprov")))
         .args(args)
         .current_dir(dir)
         .envs(support::aws_env())

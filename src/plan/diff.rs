@@ -180,6 +180,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             prior: prior.cloned(),
             prior_dependencies: prior_deps(recorded.map(|r| &r.dependencies)),
             note,
+            adopted: prior.is_some() && input.refreshed.adopted.contains(&key),
         });
     }
 
@@ -236,6 +237,7 @@ fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: O
         prior: Some(prior),
         prior_dependencies: prior_deps(Some(&r.dependencies)),
         note: None,
+        adopted: false,
     })
 }
 
