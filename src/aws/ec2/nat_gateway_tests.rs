@@ -68,7 +68,7 @@ async fn an_adopted_pending_gateway_is_waited_for_without_holding_a_slot() {
         .output(|| gateway(NatGatewayState::Available))
         .repeatedly()
         .build();
-    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe]));
+    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let start = tokio::time::Instant::now();
     let o = kind.resume_create(&cx, &found()).await.expect("resumed");
     // Four `pending` answers, polled every 10 s; the result is the gateway once available.
@@ -87,7 +87,7 @@ async fn an_adopted_gateway_that_fails_is_an_error_with_the_failure_code() {
         .output(|| gateway(NatGatewayState::Failed))
         .repeatedly()
         .build();
-    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe]));
+    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let cx = Cx::new(Owner { stack: "s".into(), env: "e".into() });
     let err = kind.resume_create(&cx, &found()).await.expect_err("failed gateway");
     match err {
@@ -102,7 +102,7 @@ async fn an_adopted_gateway_that_fails_is_an_error_with_the_failure_code() {
 #[tokio::test(start_paused = true)]
 async fn an_adopted_gateway_already_available_costs_no_wait() {
     let describe = mock!(Client::describe_nat_gateways).then_output(|| gateway(NatGatewayState::Available));
-    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe]));
+    let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let cx = Cx::new(Owner { stack: "s".into(), env: "e".into() });
     let start = tokio::time::Instant::now();
     kind.resume_create(&cx, &found()).await.expect("resumed");
