@@ -1,10 +1,16 @@
 //! Crash and interrupt safety of the real binary against moto, checked through the SDK.
 //!
-//! - SIGKILL at random moments of an apply (`KPROV_CRASH_ROUNDS`, default 5; the seed is
-//!   printed and can be fixed with `KPROV_CRASH_SEED`), then apply again: AWS holds exactly the
-//!   planned resources — every taggable one found once by its `kprov:address` ownership tag,
-//!   no duplicate, no orphan; the untaggable associations once per subnet — and destroy leaves
-//!   nothing owned behind.
+//! - SIGKILL soak: rounds cycle through (killed run → run after it) pairs — a killed apply
+//!   applied again; a killed destroy followed by an apply that must converge back to the plan;
+//!   a killed destroy destroyed again; a killed apply (pending intents in state) destroyed. Kill
+//!   times are drawn at random below the duration of an unkilled run (measured first), from a
+//!   printed seed (`KPROV_CRASH_SEED` reproduces them; `KPROV_CRASH_ROUNDS`, default 5;
+//!   `scripts/soak.sh` runs 20). After every completed run, AWS holds exactly what is wanted —
+//!   the plan, every taggable resource found once by its `kprov:address` ownership tag, one
+//!   association per subnet, the planned routes; or, after a destroy, nothing owned — and the
+//!   state loads, holds no pending intent and names exactly the live resources. At the end a
+//!   destroy that may not wait for the lock succeeds (no stuck lock). The figures (rounds,
+//!   kills mid-run / after exit, resources checked, duplicates, orphans, missing) are printed.
 //! - SIGINT during an apply: exit 130 with a message naming what is pending, the state is
 //!   written, the lock released (the next apply does not wait for it), and applying again
 //!   completes with exactly the plan. A second SIGINT during a destroy exits at once, leaving
@@ -19,7 +25,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -63,7 +69,10 @@ const NO_WAIT: &str = "0s";
 /// `kprov ARGS` in `dir` against moto, not waited for; stderr goes to `dir/stderr.log`.
 fn spawn(dir: &Path, args: &[&str], delay_ms: u64, lock_timeout: &str) -> Child {
     let log = std::fs::File::create(dir.join("stderr.log")).expect("log");
-    Command::new(assert_cmd::cargo::cargo_bin("kprov"))
+    // `scripts/soak.sh` runs a private copy of the binary (`KPROV_BIN`), safe from rebuilds
+    // of a shared target directory during a long soak.
+    let bin = std::env::var_os("KPROV_BIN").map(std::path::PathBuf::from);
+    Command::new(bin.unwrap_or_else(|| assert_cmd::cargo::cargo_bin("kprov")))
         .args(args)
         .current_dir(dir)
         .envs(support::aws_env())
@@ -117,10 +126,32 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
-/// Every resource in `region` carrying the dev stack's ownership tags, as kind → addresses
-/// (sorted, duplicates kept), plus the number of route-table associations per subnet of our
-/// route tables.
-async fn owned(region: &str) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, usize>) {
+/// What AWS holds for the dev stack in one region, read through the SDK.
+#[derive(Debug, Default)]
+struct Inventory {
+    /// kind → (address from the `kprov:address` tag, id), sorted; duplicates kept.
+    by_kind: BTreeMap<String, Vec<(String, String)>>,
+    /// Route-table associations per subnet of our route tables.
+    per_subnet: BTreeMap<String, usize>,
+    /// Routes in our route tables that kprov makes (to an internet or NAT gateway).
+    routes: usize,
+}
+
+impl Inventory {
+    fn addresses(&self) -> BTreeMap<String, Vec<String>> {
+        self.by_kind.iter().map(|(k, v)| (k.clone(), v.iter().map(|(a, _)| a.clone()).collect())).collect()
+    }
+    fn ids(&self) -> BTreeSet<&str> {
+        self.by_kind.values().flatten().map(|(_, id)| id.as_str()).collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.by_kind.is_empty() && self.per_subnet.is_empty() && self.routes == 0
+    }
+}
+
+/// Every resource in `region` carrying the dev stack's ownership tags, plus the untaggable
+/// associations and routes of our route tables.
+async fn owned(region: &str) -> Inventory {
     let ec2 = support::ec2(region).await;
     let ours = || {
         vec![
@@ -128,44 +159,49 @@ async fn owned(region: &str) -> (BTreeMap<String, Vec<String>>, BTreeMap<String,
             Filter::builder().name("tag:kprov:env").values("dev").build(),
         ]
     };
-    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut add = |kind: &str, tags: &[Tag]| {
+    let mut inv = Inventory::default();
+    let mut add = |kind: &str, id: Option<&str>, tags: &[Tag]| {
         // The filters select by stack and env; the address must be there too.
         let addr = tag(tags, "kprov:address").unwrap_or("<no kprov:address tag>").to_string();
-        found.entry(kind.to_string()).or_default().push(addr);
+        inv.by_kind.entry(kind.to_string()).or_default().push((addr, id.unwrap_or_default().to_string()));
     };
     for v in ec2.describe_vpcs().set_filters(Some(ours())).send().await.unwrap().vpcs() {
-        add("ec2_vpc", v.tags());
+        add("ec2_vpc", v.vpc_id(), v.tags());
     }
     for s in ec2.describe_subnets().set_filters(Some(ours())).send().await.unwrap().subnets() {
-        add("ec2_subnet", s.tags());
+        add("ec2_subnet", s.subnet_id(), s.tags());
     }
     for g in ec2.describe_internet_gateways().set_filters(Some(ours())).send().await.unwrap().internet_gateways() {
-        add("ec2_internet_gateway", g.tags());
+        add("ec2_internet_gateway", g.internet_gateway_id(), g.tags());
     }
     for a in ec2.describe_addresses().set_filters(Some(ours())).send().await.unwrap().addresses() {
-        add("ec2_elastic_ip", a.tags());
+        add("ec2_elastic_ip", a.allocation_id(), a.tags());
     }
     for n in ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.unwrap().nat_gateways() {
         if !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)) {
-            add("ec2_nat_gateway", n.tags());
+            add("ec2_nat_gateway", n.nat_gateway_id(), n.tags());
         }
     }
     let tables = ec2.describe_route_tables().set_filters(Some(ours())).send().await.unwrap();
-    let mut per_subnet: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut per_subnet, mut routes) = (BTreeMap::<String, usize>::new(), 0);
     for t in tables.route_tables() {
-        add("ec2_route_table", t.tags());
+        add("ec2_route_table", t.route_table_id(), t.tags());
         for a in t.associations() {
             if let Some(s) = a.subnet_id() {
                 *per_subnet.entry(s.to_string()).or_default() += 1;
             }
         }
+        routes += t
+            .routes()
+            .iter()
+            .filter(|r| r.nat_gateway_id().is_some() || r.gateway_id().is_some_and(|g| g.starts_with("igw-")))
+            .count();
     }
     let groups = ec2.describe_security_groups().set_filters(Some(ours())).send().await.unwrap();
     let group_ids: Vec<String> =
         groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
     for g in groups.security_groups() {
-        add("ec2_security_group", g.tags());
+        add("ec2_security_group", g.group_id(), g.tags());
     }
     if !group_ids.is_empty() {
         let rules = ec2
@@ -177,72 +213,265 @@ async fn owned(region: &str) -> (BTreeMap<String, Vec<String>>, BTreeMap<String,
         for r in rules.security_group_rules() {
             // AWS's default egress rule of each group carries no kprov tags; it is not ours.
             if tag(r.tags(), "kprov:stack").is_some() {
-                add("ec2_security_group_rule", r.tags());
+                add("ec2_security_group_rule", r.security_group_rule_id(), r.tags());
             }
         }
     }
-    for v in found.values_mut() {
+    for v in inv.by_kind.values_mut() {
         v.sort();
     }
-    (found, per_subnet)
+    inv.per_subnet = per_subnet;
+    inv.routes = routes;
+    inv
 }
 
-/// AWS holds exactly the planned resources: each taggable one once by address, each planned
-/// association once per subnet.
-async fn assert_exactly_planned(region: &str, planned: &BTreeMap<String, Vec<String>>, context: &str) {
-    let (found, per_subnet) = owned(region).await;
-    let taggable: BTreeMap<String, Vec<String>> =
-        planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    assert_eq!(found, taggable, "{context}: owned resources (by ownership tag) differ from the plan");
-    let associations = planned.get("ec2_route_table_association").map(Vec::len).unwrap_or(0);
-    assert_eq!(per_subnet.len(), associations, "{context}: subnets with an association");
-    assert!(per_subnet.values().all(|n| *n == 1), "{context}: a subnet has several associations: {per_subnet:?}");
+/// The figures of a crash run, printed at the end (and with a failing check).
+#[derive(Debug, Default)]
+struct Tally {
+    rounds: usize,
+    killed_applies: usize,
+    killed_destroys: usize,
+    kills_mid_run: usize,
+    kills_after_exit: usize,
+    /// Planned resources verified through the SDK after each completed run.
+    resources_checked: usize,
+    duplicates: usize,
+    orphans: usize,
+    missing: usize,
+}
+
+impl Tally {
+    fn line(&self) -> String {
+        format!(
+            "rounds {} (killed applies {}, killed destroys {}), kills mid-run {}, after exit {}, \
+             resources checked {}, duplicates {}, orphans {}, missing {}",
+            self.rounds,
+            self.killed_applies,
+            self.killed_destroys,
+            self.kills_mid_run,
+            self.kills_after_exit,
+            self.resources_checked,
+            self.duplicates,
+            self.orphans,
+            self.missing
+        )
+    }
+}
+
+/// Compare what AWS holds with `want` (kind → addresses; empty after a destroy), counting
+/// duplicates (an address found more than once), orphans (found, not wanted) and missing
+/// resources; then check that the state loads, holds no pending intent and names exactly the
+/// live resources. Panics with the differences and the tally so far unless all match.
+async fn check(region: &str, dir: &Path, want: &BTreeMap<String, Vec<String>>, context: &str, tally: &mut Tally) {
+    let inv = owned(region).await;
+    let found = inv.addresses();
+    let (mut dup, mut orphan, mut missing) = (0, 0, 0);
+    let mut details = Vec::new();
+    let empty = Vec::new();
+    for kind in found.keys().chain(want.keys()).filter(|k| taggable_kind(k)).collect::<BTreeSet<_>>() {
+        let (have, expected) = (found.get(kind).unwrap_or(&empty), want.get(kind).unwrap_or(&empty));
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in have {
+            *counts.entry(a.as_str()).or_default() += 1;
+        }
+        for (a, n) in &counts {
+            if !expected.iter().any(|e| e == a) {
+                orphan += n;
+                details.push(format!("orphan {a} ×{n}"));
+            } else if *n > 1 {
+                dup += n - 1;
+                details.push(format!("duplicate {a} ×{n}"));
+            }
+        }
+        for e in expected.iter().filter(|e| !counts.contains_key(e.as_str())) {
+            missing += 1;
+            details.push(format!("missing {e}"));
+        }
+    }
+    // Untaggable kinds: one association per planned subnet, the planned number of routes.
+    for (subnet, n) in inv.per_subnet.iter().filter(|(_, n)| **n > 1) {
+        dup += n - 1;
+        details.push(format!("duplicate association of {subnet} ×{n}"));
+    }
+    let planned_count = |kind: &str| want.get(kind).map(Vec::len).unwrap_or(0);
+    for (what, have, expected) in [
+        ("associated subnets", inv.per_subnet.len(), planned_count("ec2_route_table_association")),
+        ("routes", inv.routes, planned_count("ec2_route")),
+    ] {
+        if have != expected {
+            details.push(format!("{what}: {have} found, {expected} planned"));
+        }
+        orphan += have.saturating_sub(expected);
+        missing += expected.saturating_sub(have);
+    }
+    tally.resources_checked += want.values().map(Vec::len).sum::<usize>();
+    tally.duplicates += dup;
+    tally.orphans += orphan;
+    tally.missing += missing;
+    assert!(details.is_empty(), "{context}: AWS differs from the plan: {details:?}\n{}", tally.line());
+
+    let state = kprov::state::LocalBackend::for_env(&dir.join("state"), "dev")
+        .load()
+        .unwrap_or_else(|e| panic!("{context}: the state does not load: {e}"))
+        .unwrap_or_else(|| kprov::state::State::new("platform", "dev"));
+    let pending: Vec<&String> =
+        state.resources.iter().filter(|(_, r)| r.status != kprov::state::Status::Created).map(|(a, _)| a).collect();
+    assert!(pending.is_empty(), "{context}: state entries not `created` (pending intents left): {pending:?}");
+    let recorded: BTreeSet<&str> = state.resources.keys().map(String::as_str).collect();
+    let wanted: BTreeSet<&str> = want.values().flatten().map(String::as_str).collect();
+    assert_eq!(recorded, wanted, "{context}: addresses recorded in state");
+    let live = inv.ids();
+    let dead: Vec<String> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| taggable_kind(&r.kind) && !r.id.as_deref().is_some_and(|id| live.contains(id)))
+        .map(|(a, r)| format!("{a} = {:?}", r.id))
+        .collect();
+    assert!(dead.is_empty(), "{context}: state ids that are not live owned resources: {dead:?}");
 }
 
 fn taggable_kind(kind: &str) -> bool {
     !matches!(kind, "ec2_route" | "ec2_route_table_association")
 }
 
+/// AWS holds exactly the planned resources: each taggable one once by address, each planned
+/// association once per subnet.
+async fn assert_exactly_planned(region: &str, planned: &BTreeMap<String, Vec<String>>, context: &str) {
+    let inv = owned(region).await;
+    let taggable: BTreeMap<String, Vec<String>> =
+        planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(inv.addresses(), taggable, "{context}: owned resources (by ownership tag) differ from the plan");
+    let associations = planned.get("ec2_route_table_association").map(Vec::len).unwrap_or(0);
+    assert_eq!(inv.per_subnet.len(), associations, "{context}: subnets with an association");
+    assert!(inv.per_subnet.values().all(|n| *n == 1), "{context}: a subnet has several associations: {inv:?}");
+}
+
 async fn assert_nothing_owned(region: &str, context: &str) {
-    let (found, per_subnet) = owned(region).await;
-    assert!(found.is_empty() && per_subnet.is_empty(), "{context}: left behind: {found:?} {per_subnet:?}");
+    let inv = owned(region).await;
+    assert!(inv.is_empty(), "{context}: left behind: {inv:?}");
+}
+
+/// The command a crash round kills, or runs after the kill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verb {
+    Apply,
+    Destroy,
+}
+
+impl Verb {
+    fn arg(self) -> &'static str {
+        match self {
+            Verb::Apply => "apply",
+            Verb::Destroy => "destroy",
+        }
+    }
+}
+
+/// The rounds cycle through every (killed run, run after it) pair, each starting where the
+/// previous round ended (empty, full, full, empty): a killed apply applied again; a killed
+/// destroy followed by an apply that must converge back to the plan; a killed destroy destroyed
+/// again; a killed apply (pending intents in state) destroyed.
+const CYCLE: [(Verb, Verb); 4] = [
+    (Verb::Apply, Verb::Apply),
+    (Verb::Destroy, Verb::Apply),
+    (Verb::Destroy, Verb::Destroy),
+    (Verb::Apply, Verb::Destroy),
+];
+
+/// Every request of a run that is to be killed is slowed down by this much, so that the kill
+/// can land mid-run (moto answers in about a millisecond).
+const KILLED_DELAY_MS: u64 = 50;
+
+fn slow_run(dir: &Path, verb: Verb, lock_timeout: &str) -> Child {
+    spawn(
+        dir,
+        &[verb.arg(), "--auto-approve", "--progress", "plain", "--parallelism", "4"],
+        KILLED_DELAY_MS,
+        lock_timeout,
+    )
+}
+
+/// Run `verb` at the speed of a killed run, to completion, and return how long it took: that
+/// verb's kill times are drawn below it.
+fn timed(dir: &Path, verb: Verb) -> Duration {
+    let start = Instant::now();
+    let mut child = slow_run(dir, verb, NO_WAIT);
+    let code = wait(&mut child, Duration::from_secs(300));
+    assert_eq!(code, Some(0), "kprov {} failed:\n{}", verb.arg(), stderr_of(dir));
+    start.elapsed()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_at_random_moments_then_apply_again_gives_exactly_the_plan() {
+async fn sigkill_apply_and_destroy_at_random_moments_then_the_next_run_converges() {
     let dir = plans_in(CRASH_REGION);
-    let planned = planned(dir.path());
+    let root = dir.path();
+    let planned = planned(root);
+    let nothing = BTreeMap::new();
     let rounds: usize = std::env::var("KPROV_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let seed: u64 =
         std::env::var("KPROV_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
-    println!("crash seed {seed} (KPROV_CRASH_SEED={seed} reproduces the kill times)");
+    println!("crash seed {seed} (KPROV_CRASH_SEED={seed} reproduces the kill times), {rounds} rounds");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut killed_mid_run = 0;
+    let started = Instant::now();
+    let mut tally = Tally::default();
+
+    // Calibrate: how long an apply and a destroy take when nothing kills them.
+    let apply_takes = timed(root, Verb::Apply);
+    check(CRASH_REGION, root, &planned, "calibration apply", &mut tally).await;
+    let destroy_takes = timed(root, Verb::Destroy);
+    check(CRASH_REGION, root, &nothing, "calibration destroy", &mut tally).await;
+    println!("calibration: apply {apply_takes:?}, destroy {destroy_takes:?} at {KILLED_DELAY_MS} ms per request");
+
+    let mut takes = BTreeMap::from([(Verb::Apply.arg(), apply_takes), (Verb::Destroy.arg(), destroy_takes)]);
     for round in 0..rounds {
-        let state_before = std::fs::read(dir.path().join("state/dev.json")).ok();
-        // With 50 ms per request and 4 in flight, an apply of this plan takes about 2 s.
-        let after = Duration::from_millis(rng.u64(100..2200));
-        let mut child =
-            spawn(dir.path(), &["apply", "--auto-approve", "--progress", "plain", "--parallelism", "4"], 50, NO_WAIT);
+        let (killed, then) = CYCLE[round % CYCLE.len()];
+        let state_before = std::fs::read(root.join("state/dev.json")).ok();
+        // Below 80 % of the run's duration, so that most kills land mid-run.
+        let limit = (takes[killed.arg()].as_millis() as u64 * 4 / 5).max(100);
+        let after = Duration::from_millis(rng.u64(50..limit));
+        // The previous round's last run released the lock: no waiting.
+        let mut child = slow_run(root, killed, NO_WAIT);
         std::thread::sleep(after);
         let still_running = child.try_wait().expect("try_wait").is_none();
         if still_running {
             signal(&child, libc::SIGKILL);
-            killed_mid_run += 1;
+            tally.kills_mid_run += 1;
+        } else {
+            tally.kills_after_exit += 1;
+            // It finished sooner than measured (the machine is less busy now): aim lower.
+            takes.insert(killed.arg(), after);
         }
-        let _ = wait(&mut child, Duration::from_secs(60));
-        let state_after = std::fs::read(dir.path().join("state/dev.json")).ok();
+        match killed {
+            Verb::Apply => tally.killed_applies += 1,
+            Verb::Destroy => tally.killed_destroys += 1,
+        }
+        let code = wait(&mut child, Duration::from_secs(60));
+        if !still_running {
+            assert_eq!(code, Some(0), "round {round}: kprov {} failed:\n{}", killed.arg(), stderr_of(root));
+        }
+        let state_after = std::fs::read(root.join("state/dev.json")).ok();
         println!(
-            "round {round}: SIGKILL after {after:?} ({}; state {})",
+            "round {round}: {} SIGKILLed after {after:?} ({}; state {}), then {}",
+            killed.arg(),
             if still_running { "mid-run" } else { "after it had finished" },
-            if state_after != state_before { "changed" } else { "untouched" }
+            if state_after != state_before { "changed" } else { "untouched" },
+            then.arg()
         );
-        run_ok(dir.path(), &["apply", "--auto-approve", "--progress", "plain"], TAKE_OVER);
-        assert_exactly_planned(CRASH_REGION, &planned, &format!("round {round} after re-apply")).await;
-        run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"], NO_WAIT);
-        assert_nothing_owned(CRASH_REGION, &format!("round {round} after destroy")).await;
+        // The killed run's lock is taken over once its lease has run out.
+        run_ok(root, &[then.arg(), "--auto-approve", "--progress", "plain"], TAKE_OVER);
+        let want = if then == Verb::Apply { &planned } else { &nothing };
+        check(CRASH_REGION, root, want, &format!("round {round} after {}", then.arg()), &mut tally).await;
+        tally.rounds += 1;
     }
-    assert!(killed_mid_run * 2 >= rounds, "most kills should land mid-run ({killed_mid_run} of {rounds})");
+
+    // No stuck lock: a run that may not wait for the lock at all succeeds, and releases it.
+    run_ok(root, &["destroy", "--auto-approve", "--progress", "plain"], NO_WAIT);
+    check(CRASH_REGION, root, &nothing, "final destroy", &mut tally).await;
+    let lock = std::fs::read_to_string(root.join("state/dev.lock")).unwrap_or_default();
+    assert!(lock.trim().is_empty(), "the lock file still holds a lock: {lock}");
+    println!("crash soak: seed {seed}, {}, elapsed {:.1?}", tally.line(), started.elapsed());
+    assert_eq!((tally.duplicates, tally.orphans, tally.missing), (0, 0, 0), "{}", tally.line());
+    assert!(tally.kills_mid_run * 2 >= rounds, "most kills should land mid-run: {}", tally.line());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,7 +503,7 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
             .expect("valid");
     let recorded = state["resources"].as_object().expect("resources").len();
     assert!(recorded >= 5 && recorded < total, "{recorded} of {total} recorded");
-    let (found, _) = owned(INTERRUPT_REGION).await;
+    let found = owned(INTERRUPT_REGION).await.addresses();
     let created: usize = found.values().map(Vec::len).sum();
     let taggable: usize = planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(_, v)| v.len()).sum();
     assert!(created < taggable, "the interrupt stopped the apply ({created} of {taggable} exist)");

@@ -3,6 +3,8 @@
 //!
 //! - create/update of X runs after the create/update of everything X depends on;
 //! - a replace is a delete followed by a create of the same address;
+//! - a resource adopted after an interrupted create (a no-op in the plan) gets a create that
+//!   only finishes that create (`resume_create`), so that its dependents wait for it;
 //! - a delete of X runs after the delete of everything recorded as depending on X (dependents
 //!   go first), and, when X is going away for good, after the updates that move dependents off X.
 
@@ -36,6 +38,10 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
     for (i, c) in plan.changes.iter().enumerate() {
         let mut add = |kind| g.add_node(Op { address: c.address.clone(), kind, change: i });
         match c.action {
+            // An adopted resource's interrupted create is finished before its dependents run.
+            Action::NoOp if c.adopted => {
+                apply_op.insert(&c.address, add(OpKind::Create));
+            }
             Action::NoOp => {}
             Action::Create => {
                 apply_op.insert(&c.address, add(OpKind::Create));
@@ -81,4 +87,64 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
         return Err(OpCycle(g[cycle.node_id()].address.to_string()));
     }
     Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Change;
+    use crate::resource::Observed;
+
+    fn change(address: &str, action: Action, deps: &[&str], adopted: bool) -> Change {
+        let address: Address = address.parse().expect("address");
+        Change {
+            kind: address.kind.clone(),
+            address,
+            action,
+            attrs: Vec::new(),
+            desired: Default::default(),
+            dependencies: deps.iter().map(|d| d.parse().expect("address")).collect(),
+            prior: (action != Action::Create).then(|| Observed {
+                id: "id-1".into(),
+                attrs: Default::default(),
+                owner_address: None,
+            }),
+            prior_dependencies: Vec::new(),
+            note: None,
+            adopted,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format: crate::plan::PLAN_FORMAT,
+            kprov_version: "0".into(),
+            stack: "s".into(),
+            env: "e".into(),
+            region: "eu-west-1".into(),
+            destroy: false,
+            state_lineage: None,
+            state_serial: 0,
+            changes,
+        }
+    }
+
+    #[test]
+    fn an_adopted_no_op_is_finished_before_its_dependents_run() {
+        let p = plan(vec![
+            change("ec2_nat_gateway.main", Action::NoOp, &[], true),
+            change("ec2_route.out", Action::Create, &["ec2_nat_gateway.main"], false),
+            change("ec2_vpc.main", Action::NoOp, &[], false),
+        ]);
+        let g = build(&p).expect("graph");
+        let ops: Vec<(String, OpKind)> = g.node_weights().map(|o| (o.address.to_string(), o.kind)).collect();
+        assert_eq!(
+            ops,
+            [("ec2_nat_gateway.main".to_string(), OpKind::Create), ("ec2_route.out".to_string(), OpKind::Create)],
+            "the adopted gateway gets an operation; a plain no-op does not"
+        );
+        let nat = g.node_indices().find(|&i| g[i].address.name == "main").expect("nat op");
+        let route = g.node_indices().find(|&i| g[i].address.name == "out").expect("route op");
+        assert!(g.contains_edge(nat, route), "the route waits for the adopted gateway");
+    }
 }

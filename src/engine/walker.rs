@@ -19,7 +19,7 @@ use super::state_writer::{self, StateHandle, StateUpdate};
 use super::EngineError;
 use crate::plan::{Action, Change, Plan};
 use crate::resource::cx::Phase;
-use crate::resource::{Address, Attrs, Cx, Owner, Registry, ResourceError, Spec, Value};
+use crate::resource::{Address, Attrs, Cx, Observed, Owner, Registry, ResourceError, Spec, Value};
 use crate::state::{Backend, ResourceState, State, Status};
 
 pub struct RunOptions {
@@ -95,14 +95,17 @@ pub async fn run(
     let recorded: Vec<String> = state.resources.keys().cloned().collect();
     let (handle, writer) = state_writer::spawn(state, registry.clone(), backend, events.clone());
 
-    // Record what refresh found (adopted creates, attributes changed outside kprov) and forget
-    // resources that are gone and no longer wanted, before any operation runs.
+    // Record what refresh found (attributes changed outside kprov) and forget resources that
+    // are gone and no longer wanted, before any operation runs. An adopted create keeps its
+    // intent until its operation has finished it: killed before that, the next run adopts again.
     let mut live = HashMap::new();
     let planned: HashMap<String, &Change> = plan.changes.iter().map(|c| (c.address.to_string(), c)).collect();
     for c in &plan.changes {
         if let (Action::NoOp | Action::Update, Some(p)) = (c.action, &c.prior) {
             live.insert(c.address.clone(), (Some(p.id.clone()), p.attrs.clone()));
-            let _ = handle.record(StateUpdate::Upsert(c.address.to_string(), created(c, &p.id, &p.attrs)));
+            if !c.adopted {
+                let _ = handle.record(StateUpdate::Upsert(c.address.to_string(), created(c, &p.id, &p.attrs)));
+            }
         }
     }
     for a in recorded {
@@ -294,6 +297,18 @@ async fn start(shared: &Arc<Shared>, op: &Op, started: &std::sync::OnceLock<Inst
     Ok(Cx::for_operation(shared.owner.clone(), shared.cancel.clone(), shared.slots.clone(), permit, hook))
 }
 
+/// Record a created or updated resource: saved in state (before it is reported done), and its
+/// values known to the dependents that resolve references next.
+async fn applied(shared: &Shared, op: &Op, c: &Change, obs: Observed) -> Result<Option<String>, ResourceError> {
+    let update = StateUpdate::Upsert(op.address.to_string(), created(c, &obs.id, &obs.attrs));
+    shared.state.persist(update).await.map_err(|m| ResourceError::invalid(format!("state: {m}")))?;
+    let id = obs.id.clone();
+    if let Ok(mut live) = shared.live.write() {
+        live.insert(op.address.clone(), (Some(obs.id), obs.attrs));
+    }
+    Ok(Some(id))
+}
+
 /// One operation. The parallelism slot is held only around the kind's call: waiting for a
 /// state write is not an API operation, and not holding a slot meanwhile lets the state writer
 /// put the intents of every ready operation (and the results of every finished one) into one
@@ -313,6 +328,15 @@ async fn run_op_inner(
     }
 
     match op.kind {
+        OpKind::Create if c.adopted && c.action == Action::NoOp => {
+            // Found after an interrupted create: finish it (e.g. wait until it is usable).
+            let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("adoption without a resource"))?;
+            let cx = start(shared, op, started).await?;
+            let obs = cx.scope(kind.resume_create(&cx, prior)).await;
+            drop(cx);
+            let obs = obs?;
+            applied(shared, op, c, obs).await
+        }
         OpKind::Create => {
             let attrs = resolve(shared, c)?;
             let token = shared.tokens.get(&key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -345,14 +369,7 @@ async fn run_op_inner(
             let result = cx.scope(recover::create(kind, &cx, &spec)).await;
             drop(cx);
             match result {
-                Ok(obs) => {
-                    persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
-                    let id = obs.id.clone();
-                    if let Ok(mut live) = shared.live.write() {
-                        live.insert(op.address.clone(), (Some(obs.id), obs.attrs));
-                    }
-                    Ok(Some(id))
-                }
+                Ok(obs) => applied(shared, op, c, obs).await,
                 Err(e) => {
                     // A definite refusal created nothing: drop the intent. Anything else (a
                     // timeout, a lost connection, an interrupted wait) may have created the
@@ -371,15 +388,16 @@ async fn run_op_inner(
             let attrs = resolve(shared, c)?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: uuid::Uuid::new_v4().to_string() };
             let cx = start(shared, op, started).await?;
-            let obs = cx.scope(recover::update(kind, &cx, prior, &spec)).await;
+            let obs = cx
+                .scope(async {
+                    // An adopted create is finished before it is changed.
+                    let resumed = if c.adopted { Some(kind.resume_create(&cx, prior).await?) } else { None };
+                    recover::update(kind, &cx, resumed.as_ref().unwrap_or(prior), &spec).await
+                })
+                .await;
             drop(cx);
             let obs = obs?;
-            persist(StateUpdate::Upsert(key, created(c, &obs.id, &obs.attrs))).await?;
-            let id = obs.id.clone();
-            if let Ok(mut live) = shared.live.write() {
-                live.insert(op.address.clone(), (Some(obs.id), obs.attrs));
-            }
-            Ok(Some(id))
+            applied(shared, op, c, obs).await
         }
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;

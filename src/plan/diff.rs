@@ -186,6 +186,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             prior_dependencies: prior_deps(recorded.map(|r| &r.dependencies)),
             sensitive: schema.attrs.iter().filter(|a| a.sensitive).map(|a| a.name.to_string()).collect(),
             note,
+            adopted: prior.is_some() && input.refreshed.adopted.contains(&key),
         });
     }
 
@@ -243,6 +244,7 @@ fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: O
         prior_dependencies: prior_deps(Some(&r.dependencies)),
         sensitive: Vec::new(),
         note: None,
+        adopted: false,
     })
 }
 

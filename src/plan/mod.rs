@@ -95,6 +95,11 @@ pub struct Change {
     /// Why: "tainted", "deleted outside kprov", "adopted after an interrupted create", …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `prior` was found by its ownership tags after an interrupted create: apply finishes that
+    /// create ([`crate::resource::ResourceKind::resume_create`], e.g. waits until it is usable)
+    /// before anything that depends on it runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Refresh: read what exists for every resource in state, one batched `read_many` per kind
 //! (the kinds run concurrently), and resolve interrupted creates (`pending_create`) by looking
-//! for resources carrying their ownership tags.
+//! for resources carrying their ownership tags — or, for kinds that cannot be tagged, for an
+//! owned resource with the attributes the intent recorded.
 //!
 //! Sensitive attributes come out sealed (see `resource::sensitive`): a value AWS returns is
 //! replaced by a marker (the recorded one when it still matches), and a value AWS never returns
@@ -64,8 +65,25 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
         }
         if !pending.is_empty() {
             let owned = k.find_owned(cx).await.map_err(err)?;
+            // Ids already recorded (or adopted just now) are never adopted a second time.
+            let mut claimed: BTreeSet<String> =
+                state.resources.values().filter(|r| r.kind == kind).filter_map(|r| r.id.clone()).collect();
             for addr in pending {
-                let hit = owned.iter().find(|o| o.owner_address.as_deref() == Some(addr.as_str())).cloned();
+                let intent = state.resources.get(&addr).map(|r| &r.attributes);
+                let hit = owned
+                    .iter()
+                    .find(|o| o.owner_address.as_deref() == Some(addr.as_str()))
+                    .or_else(|| {
+                        owned.iter().find(|o| {
+                            o.owner_address.is_none()
+                                && !claimed.contains(&o.id)
+                                && intent.is_some_and(|i| matches_intent(i, &o.attrs))
+                        })
+                    })
+                    .cloned();
+                if let Some(h) = &hit {
+                    claimed.insert(h.id.clone());
+                }
                 out.push((addr, hit, true));
             }
         }
@@ -100,4 +118,54 @@ fn seal_observed(registry: &Registry, kind: &str, o: &mut Observed, recorded: &A
         }
     }
     sensitive::seal_attrs(schema, &mut o.attrs, Some(recorded));
+}
+
+/// Does a resource found without an address tag — of a kind that cannot carry tags, such as a
+/// route-table association or a DNS record, which `find_owned` finds through its tagged parent
+/// — look like what an interrupted create was asked to make? Every attribute the intent
+/// recorded that the resource reports must be equal, and there must be at least one. Without
+/// this, such a create interrupted after AWS made it would be forgotten by a destroy, and the
+/// leftover would block its parent's delete (a route table with a subnet still associated).
+fn matches_intent(intent: &crate::resource::Attrs, found: &crate::resource::Attrs) -> bool {
+    let mut shared = 0;
+    for (k, v) in intent {
+        if let Some(f) = found.get(k) {
+            if f != v {
+                return false;
+            }
+            shared += 1;
+        }
+    }
+    shared > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches_intent;
+    use crate::resource::Attrs;
+
+    fn attrs(v: serde_json::Value) -> Attrs {
+        serde_json::from_value(v).expect("attrs")
+    }
+
+    #[test]
+    fn an_untagged_resource_matches_the_intent_only_when_every_shared_attribute_is_equal() {
+        let intent = attrs(serde_json::json!({"subnet_id": "subnet-1", "route_table_id": "rtb-1"}));
+        assert!(matches_intent(
+            &intent,
+            &attrs(serde_json::json!({"subnet_id": "subnet-1", "route_table_id": "rtb-1"}))
+        ));
+        // Another subnet of the same table, or the subnet on another table: not this create.
+        assert!(!matches_intent(
+            &intent,
+            &attrs(serde_json::json!({"subnet_id": "subnet-2", "route_table_id": "rtb-1"}))
+        ));
+        assert!(!matches_intent(
+            &intent,
+            &attrs(serde_json::json!({"subnet_id": "subnet-1", "route_table_id": "rtb-2"}))
+        ));
+        // Nothing in common proves nothing.
+        assert!(!matches_intent(&intent, &attrs(serde_json::json!({"name": "x"}))));
+        assert!(!matches_intent(&Attrs::new(), &intent));
+    }
 }

@@ -133,6 +133,15 @@ pub trait ResourceKind: Send + Sync + 'static {
         let _ = declared;
         Ok(())
     }
+    /// Finish a create that a crash interrupted, for a resource `found` by its ownership tags
+    /// and adopted: what `create` does after its create call — typically waiting until the
+    /// resource is usable (a NAT gateway still `pending`) — so that dependents do not start on
+    /// something not ready. Returns the resource as it is then. Default: nothing to finish.
+    async fn resume_create(&self, cx: &Cx, found: &Observed) -> Result<Observed, ResourceError> {
+        let _ = cx;
+        Ok(found.clone())
+    }
+
     /// Resources carrying this stack's ownership tags (`kprov:stack` and `kprov:env` equal to
     /// `cx.owner`), for adoption after a crash and orphan detection. Kinds that cannot be tagged
     /// find themselves by their natural key instead, or return an empty list.

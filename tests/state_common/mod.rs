@@ -230,3 +230,37 @@ impl Proc {
         }
     }
 }
+
+/// Every stored version of the object as (serial, lineage), sorted by serial (the bucket is
+/// versioned; moto, like S3, keeps every write).
+pub async fn versions(region: &str, bucket: &str, key: &str) -> Vec<(u64, String)> {
+    let c = s3(region).await;
+    let out = c.list_object_versions().bucket(bucket).prefix(key).send().await.expect("list versions");
+    assert!(!out.is_truncated().unwrap_or(false), "more versions than one page holds");
+    let mut docs = Vec::new();
+    for v in out.versions().iter().filter(|v| v.key() == Some(key)) {
+        let o = c
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(v.version_id().expect("version id"))
+            .send()
+            .await
+            .expect("get version");
+        let body = o.body.collect().await.expect("body").into_bytes();
+        let doc: serde_json::Value = serde_json::from_slice(&body).expect("every version is JSON");
+        docs.push((doc["serial"].as_u64().expect("serial"), doc["lineage"].as_str().expect("lineage").to_string()));
+    }
+    docs.sort();
+    docs
+}
+
+/// The serials a `--progress json` run reports as saved (`state_saved` events), in order.
+pub fn saved_serials(output: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+        .filter(|v| v["event"] == "state_saved")
+        .filter_map(|v| v["serial"].as_u64())
+        .collect()
+}

@@ -4,6 +4,8 @@
 //! the same gateway back instead of a second one) and tags at creation, then wait — as a
 //! bounded poll that does not hold an engine slot — until it is `available`. A gateway that
 //! ends up `failed` is an error carrying AWS's failure code and message.
+//! Adopted after a crash (found by its tags while the create was pending): the same wait, in
+//! `resume_create`, before the routes through it are made.
 //! Read: one DescribeNatGateways for all ids. Deleted gateways stay visible for about an hour
 //! in `deleting`/`deleted` state; those, and `failed` ones (AWS removes them by itself), count
 //! as absent so the plan re-creates them.
@@ -176,6 +178,14 @@ impl ResourceKind for NatGateway {
         common::read_back(self, cx, &id).await
     }
 
+    /// A gateway adopted after a crash may still be `pending` (the crash interrupted the wait
+    /// in `create`): wait for it the same way, so its routes are not made towards a gateway
+    /// that is not up yet, and a `failed` one is reported instead of being routed to.
+    async fn resume_create(&self, cx: &Cx, found: &Observed) -> Result<Observed, ResourceError> {
+        self.wait_available(cx, &found.id).await?;
+        common::read_back(self, cx, &found.id).await
+    }
+
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         // Everything but tags forces a new gateway.
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
@@ -202,3 +212,7 @@ impl ResourceKind for NatGateway {
         common::find_by_owner(self, &cx.owner).await
     }
 }
+
+#[cfg(test)]
+#[path = "nat_gateway_tests.rs"]
+mod tests;
