@@ -80,6 +80,16 @@ enum Step<'e> {
 
 const ROOTS: [&str; 4] = ["var", "local", "each", "stack"];
 
+/// How deep evaluation may recurse (see [`Evaluator::deeper`]), in units of one value or
+/// expression. `config::load` runs on a 64 MiB stack; the deepest allowed recursion uses about
+/// a sixth of it in a debug build (`tests::errors::long_chains_*` and `deeply_nested_*` check
+/// the worst shapes). Real plans stay far below.
+pub(crate) const MAX_EVAL_DEPTH: usize = 1024;
+
+/// The extra cost of following a reference into a local or another resource's `for_each`:
+/// those paths go through many large stack frames, so at most about 150 hops are followed.
+const HOP_COST: usize = 4;
+
 pub(crate) struct Evaluator<'a> {
     src: &'a Sources,
     registry: &'a Registry,
@@ -91,11 +101,16 @@ pub(crate) struct Evaluator<'a> {
     /// Locals being evaluated, outermost first (for cycle messages).
     local_chain: Vec<String>,
     instances: BTreeMap<usize, Memo<Option<Instances>>>,
+    /// Local name → index in `plan.locals` (a linear search made long chains quadratic).
+    local_index: BTreeMap<&'a str, usize>,
+    /// Current recursion depth, bounded by [`MAX_EVAL_DEPTH`].
+    depth: usize,
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(src: &'a Sources, registry: &'a Registry, plan: &'a RawPlan, env: &'a str) -> Self {
         let index = plan.resources.iter().enumerate().map(|(i, r)| ((r.kind.as_str(), r.name.as_str()), i)).collect();
+        let local_index = plan.locals.iter().enumerate().map(|(i, l)| (l.key.as_str(), i)).collect();
         Evaluator {
             src,
             registry,
@@ -105,6 +120,8 @@ impl<'a> Evaluator<'a> {
             locals: BTreeMap::new(),
             local_chain: Vec::new(),
             instances: BTreeMap::new(),
+            local_index,
+            depth: 0,
         }
     }
 
@@ -121,8 +138,40 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// Run `f` one level deeper. Evaluation recurses through nested values, expressions, and
+    /// into the locals and `for_each`s it refers to; a long chain of those (found by fuzzing: a
+    /// few thousand locals each naming the next) overflowed the stack, so depth is bounded.
+    fn deeper<T>(
+        &mut self,
+        span: Span,
+        cost: usize,
+        f: impl FnOnce(&mut Self) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        if self.depth + cost > MAX_EVAL_DEPTH {
+            let chain = match self.local_chain.first() {
+                Some(first) => format!(" (starting from local `{first}`)"),
+                None => String::new(),
+            };
+            return Err(self.err(
+                span,
+                format!(
+                    "evaluation nested too deeply{chain}: more than {MAX_EVAL_DEPTH} levels of values, expressions, \
+                     locals and for_each referring to each other"
+                ),
+            ));
+        }
+        self.depth += cost;
+        let r = f(self);
+        self.depth -= cost;
+        r
+    }
+
     /// Evaluate a plan value.
     pub fn eval_node(&mut self, node: &Node, scope: Scope) -> Result<Tmpl, ConfigError> {
+        self.deeper(node.span, 1, |ev| ev.eval_node_inner(node, scope))
+    }
+
+    fn eval_node_inner(&mut self, node: &Node, scope: Scope) -> Result<Tmpl, ConfigError> {
         Ok(match &node.kind {
             NodeKind::Str { value, content } => {
                 return self.eval_string(value, Origin { base: *content, whole: node.span }, scope)
@@ -189,6 +238,10 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval(&mut self, e: &Expr, o: Origin, scope: Scope) -> Result<Tmpl, ConfigError> {
+        self.deeper(o.span(e.at), 1, |ev| ev.eval_inner(e, o, scope))
+    }
+
+    fn eval_inner(&mut self, e: &Expr, o: Origin, scope: Scope) -> Result<Tmpl, ConfigError> {
         match &e.kind {
             ExprKind::Str(s) => Ok(Tmpl::Lit(Value::String(s.clone()))),
             ExprKind::Int(i) => Ok(Tmpl::Lit(Value::from(*i))),
@@ -517,7 +570,7 @@ impl<'a> Evaluator<'a> {
             None => {}
         }
         let plan = self.plan;
-        let Some(entry) = plan.locals.iter().find(|l| l.key == name) else {
+        let Some(entry) = self.local_index.get(name).and_then(|&i| plan.locals.get(i)) else {
             return Err(self.err(
                 at,
                 format!("unknown local `{name}`{}", did_you_mean(name, plan.locals.iter().map(|l| l.key.as_str()))),
@@ -525,7 +578,7 @@ impl<'a> Evaluator<'a> {
         };
         self.locals.insert(name.to_string(), Memo::Busy);
         self.local_chain.push(name.to_string());
-        let t = self.eval_node(&entry.value, Scope::stack())?;
+        let t = self.deeper(at, HOP_COST, |ev| ev.eval_node(&entry.value, Scope::stack()))?;
         self.local_chain.pop();
         self.locals.insert(name.to_string(), Memo::Done(t.clone()));
         Ok(t)
@@ -564,7 +617,7 @@ impl<'a> Evaluator<'a> {
             None => {}
         }
         self.instances.insert(idx, Memo::Busy);
-        let t = self.eval_node(fe, Scope { place: Place::ForEach, each: None })?;
+        let t = self.deeper(fe.span, HOP_COST, |ev| ev.eval_node(fe, Scope { place: Place::ForEach, each: None }))?;
         let inst: Instances = match self.known(t, fe.span, "for_each")? {
             Value::Array(items) => {
                 let mut inst = Instances::new();

@@ -349,14 +349,29 @@ impl Parser {
         Ok(out)
     }
 
+    /// One more level of nesting for a tree built in a loop (`a == b == c`, `a.b.c`): the tree
+    /// is as deep as the chain is long, and walking or dropping it recurses that deep.
+    fn nest(&mut self) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err(self.at(), "expression nested too deeply");
+        }
+        Ok(())
+    }
+
     fn equality(&mut self) -> Result<Expr, SyntaxError> {
+        let depth = self.depth;
         let mut lhs = self.postfix()?;
         loop {
             let eq = match self.peek() {
                 Tok::EqEq => true,
                 Tok::NotEq => false,
-                _ => return Ok(lhs),
+                _ => {
+                    self.depth = depth;
+                    return Ok(lhs);
+                }
             };
+            self.nest()?;
             self.bump();
             let rhs = self.postfix()?;
             lhs =
@@ -365,8 +380,12 @@ impl Parser {
     }
 
     fn postfix(&mut self) -> Result<Expr, SyntaxError> {
+        let depth = self.depth;
         let mut e = self.primary()?;
         loop {
+            if matches!(self.peek(), Tok::Dot | Tok::LBracket) {
+                self.nest()?;
+            }
             match self.peek() {
                 Tok::Dot => {
                     self.bump();
@@ -389,7 +408,10 @@ impl Parser {
                         e = Expr { at: e.at.to(close), kind: ExprKind::Index(Box::new(e), Box::new(idx)) };
                     }
                 }
-                _ => return Ok(e),
+                _ => {
+                    self.depth = depth;
+                    return Ok(e);
+                }
             }
         }
     }
@@ -482,5 +504,20 @@ mod tests {
         assert_eq!(parse_template("${ }").unwrap_err().message, "empty expression");
         let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
         assert!(parse(&deep).is_err());
+    }
+
+    /// Found by fuzzing: `a.b.c…` and `a == b == c…` are parsed in a loop but build a tree as
+    /// deep as the chain; a long chain overflowed the stack when the tree was walked or dropped.
+    #[test]
+    fn long_chains_are_refused_not_overflowed() {
+        for chain in [format!("var{}", ".a".repeat(100_000)), format!("1{}", " == 1".repeat(100_000))] {
+            let e = parse(&chain).unwrap_err();
+            assert_eq!(e.message, "expression nested too deeply");
+        }
+        let e = parse(&format!("x{}", "[0]".repeat(10_000))).unwrap_err();
+        assert_eq!(e.message, "expression nested too deeply");
+        // Chains as long as real references parse, and the depth is given back after each one.
+        let ok = format!("[{}]", vec!["ec2_subnet.public[each.key].id == 'x'"; 200].join(", "));
+        assert!(parse(&ok).is_ok());
     }
 }

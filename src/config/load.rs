@@ -107,10 +107,20 @@ pub(crate) fn read_plans(
     }
     let overlay_text = read_text(&overlay_path)?;
     let overlay = sources.add(overlay_path, overlay_text);
+    check_plans(&base, overlay, registry, sources)
+}
 
-    let sources: &Sources = sources;
+/// Parse and structurally check files already in `sources`: the base files `base` (in the
+/// order given) and the overlay `overlay`. [`read_plans`] after reading the directory, and
+/// [`super::load_texts`] for plans held in memory.
+pub(crate) fn check_plans(
+    base: &[usize],
+    overlay: usize,
+    registry: &Registry,
+    sources: &Sources,
+) -> Result<RawPlan, ConfigError> {
     let mut b = Builder::new(sources, registry);
-    for &file in &base {
+    for &file in base {
         b.base_file(&parse_file(sources, file)?)?;
     }
     b.overlay(&parse_file(sources, overlay)?)?;
@@ -124,6 +134,8 @@ struct Builder<'a> {
     default_tags: Option<Node>,
     variables: BTreeMap<String, (Variable, Span)>,
     locals: Vec<Entry>,
+    /// Local name → index in `locals`, for the duplicate check (a linear search was quadratic).
+    local_names: std::collections::HashMap<String, usize>,
     resources: Vec<RawResource>,
     /// (kind, name) → index in `resources`, for the duplicate check (a linear search made
     /// loading quadratic in the number of resources).
@@ -141,6 +153,7 @@ impl<'a> Builder<'a> {
             default_tags: None,
             variables: BTreeMap::new(),
             locals: Vec::new(),
+            local_names: std::collections::HashMap::new(),
             resources: Vec::new(),
             declared: std::collections::HashMap::new(),
             backend: None,
@@ -172,12 +185,13 @@ impl<'a> Builder<'a> {
                 }
                 "locals" => {
                     for l in self.table(section, "[locals]")? {
-                        if let Some(first) = self.locals.iter().find(|x| x.key == l.key) {
+                        if let Some(first) = self.local_names.get(&l.key).and_then(|&i| self.locals.get(i)) {
                             let first = self.sources.loc(first.key_span);
                             return Err(self
                                 .sources
                                 .error(l.key_span, format!("local `{}` is already declared at {first}", l.key)));
                         }
+                        self.local_names.insert(l.key.clone(), self.locals.len());
                         self.locals.push(l.clone());
                     }
                 }

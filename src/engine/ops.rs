@@ -110,6 +110,7 @@ mod tests {
                 owner_address: None,
             }),
             prior_dependencies: Vec::new(),
+            sensitive: Vec::new(),
             note: None,
             adopted,
         }

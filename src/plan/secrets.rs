@@ -129,6 +129,7 @@ mod tests {
             prior_dependencies: vec![],
             sensitive: vec![],
             note: None,
+            adopted: false,
         };
         let mut c = c;
         redact_diffs(&mut c);

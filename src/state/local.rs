@@ -41,8 +41,9 @@ impl LocalBackend {
 
     /// The stored state, or `None` when there is no file (blocking).
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse(&self.location(), &text).map(Some),
+        // Bytes, not a string: invalid UTF-8 is corruption with a position, not an I/O error.
+        match std::fs::read(&self.path) {
+            Ok(bytes) => parse_bytes(&self.location(), &bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StateError::Read { location: self.location(), source }),
         }
@@ -58,7 +59,7 @@ impl LocalBackend {
                     ours: state.lineage.clone(),
                 });
             }
-            if stored.serial + 1 != state.serial {
+            if stored.serial.checked_add(1) != Some(state.serial) {
                 return Err(StateError::Conflict {
                     location: self.location(),
                     stored: Some(stored.serial),
@@ -94,8 +95,13 @@ impl LocalBackend {
 }
 
 /// Parse a state document, refusing corrupt and future-format input with a located message.
-/// Shared by every backend.
 pub fn parse(location: &str, text: &str) -> Result<State, StateError> {
+    parse_bytes(location, text.as_bytes())
+}
+
+/// [`parse`] for the stored bytes, shared by every backend: invalid UTF-8 is refused as
+/// corruption at its line and column (the JSON parser checks it), never replaced.
+pub fn parse_bytes(location: &str, text: &[u8]) -> Result<State, StateError> {
     let corrupt = |e: serde_json::Error| StateError::Corrupt {
         location: location.to_string(),
         line: e.line(),
@@ -103,17 +109,13 @@ pub fn parse(location: &str, text: &str) -> Result<State, StateError> {
         message: e.to_string(),
     };
     // Check the format first so a future document is reported as such, not as a shape mismatch.
-    let v: serde_json::Value = serde_json::from_str(text).map_err(corrupt)?;
+    let v: serde_json::Value = serde_json::from_slice(text).map_err(corrupt)?;
     if let Some(found) = v.get("format").and_then(|f| f.as_u64()) {
-        if found > FORMAT_VERSION as u64 {
-            return Err(StateError::FutureFormat {
-                location: location.to_string(),
-                found: found as u32,
-                supported: FORMAT_VERSION,
-            });
+        if found > u64::from(FORMAT_VERSION) {
+            return Err(StateError::FutureFormat { location: location.to_string(), found, supported: FORMAT_VERSION });
         }
     }
-    serde_json::from_str(text).map_err(corrupt)
+    serde_json::from_slice(text).map_err(corrupt)
 }
 
 /// Run a blocking file operation of the backend on the blocking pool.
@@ -191,6 +193,39 @@ mod tests {
         assert!(b.save(&s).is_err());
         assert!(b.import(&s).is_err());
         assert_eq!(std::fs::read_to_string(b.path()).unwrap(), future, "nothing written");
+    }
+
+    /// Found by fuzzing the state loader: non-UTF-8 bytes were an I/O error without a
+    /// position, a `format` beyond u32 was reported truncated, and a serial at u64::MAX loaded
+    /// and then overflowed on the next save.
+    #[test]
+    fn refuses_invalid_utf8_huge_format_and_serial_with_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::for_env(dir.path(), "dev");
+        let mut s = State::new("platform", "dev");
+        s.serial = 1;
+        let good = s.to_json();
+
+        let mut bytes = good.clone().into_bytes();
+        let at = good.find("platform").unwrap();
+        bytes[at] = 0xff;
+        std::fs::write(b.path(), &bytes).unwrap();
+        let e = b.load().unwrap_err();
+        assert!(matches!(e, StateError::Corrupt { line: 4, .. }), "{e}");
+        assert_eq!(std::fs::read(b.path()).unwrap(), bytes, "nothing written");
+
+        let future = good.replace("\"format\": 1", "\"format\": 4294967297");
+        let e = parse("x", &future).unwrap_err();
+        assert!(e.to_string().contains("has format 4294967297"), "{e}");
+
+        for serial in [u64::MAX, super::super::model::MAX_SERIAL + 1] {
+            let huge = good.replace("\"serial\": 1", &format!("\"serial\": {serial}"));
+            let e = parse("x", &huge).unwrap_err();
+            assert!(matches!(e, StateError::Corrupt { line: 7, .. }), "{e}");
+            assert!(e.to_string().contains(&format!("serial {serial} is out of range")), "{e}");
+        }
+        let max = good.replace("\"serial\": 1", &format!("\"serial\": {}", super::super::model::MAX_SERIAL));
+        assert_eq!(parse("x", &max).unwrap().serial, super::super::model::MAX_SERIAL);
     }
 
     #[test]

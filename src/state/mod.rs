@@ -40,7 +40,7 @@ pub enum StateError {
     )]
     Corrupt { location: String, line: usize, column: usize, message: String },
     #[error("state {location} has format {found}, newer than this kprov understands ({supported}); upgrade kprov. Nothing was written")]
-    FutureFormat { location: String, found: u32, supported: u32 },
+    FutureFormat { location: String, found: u64, supported: u32 },
     #[error("state {location} belongs to lineage {stored}, not {ours}: refusing to overwrite another stack's state")]
     LineageMismatch { location: String, stored: String, ours: String },
     #[error("state {location} was changed by another writer ({}, this run expected serial {expected}); nothing was overwritten. Run `kprov plan` again", describe_stored(*stored))]

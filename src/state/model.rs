@@ -8,6 +8,10 @@ use crate::resource::{Attrs, Observed, Value};
 
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The largest serial a state may hold: the largest integer every JSON reader keeps exact
+/// (2^53 − 1), far beyond any real number of writes; refusing more keeps `serial + 1` safe.
+pub const MAX_SERIAL: u64 = (1 << 53) - 1;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
@@ -15,6 +19,7 @@ pub struct State {
     pub stack: String,
     pub env: String,
     pub lineage: String,
+    #[serde(deserialize_with = "serial")]
     pub serial: u64,
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default)]
@@ -76,4 +81,13 @@ impl State {
         text.push('\n');
         text
     }
+}
+
+/// A serial, refused (at its position in the document) beyond [`MAX_SERIAL`].
+fn serial<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n > MAX_SERIAL {
+        return Err(serde::de::Error::custom(format!("serial {n} is out of range (at most {MAX_SERIAL})")));
+    }
+    Ok(n)
 }

@@ -118,8 +118,7 @@ impl S3Backend {
             source: std::io::Error::other(format!("reading the object body: {e}")),
         })?;
         // Invalid UTF-8 is reported by the JSON parser as corruption, with its position.
-        let text = String::from_utf8_lossy(&bytes.into_bytes()).into_owned();
-        Ok(Some((etag, local::parse(&self.location(), &text)?)))
+        Ok(Some((etag, local::parse_bytes(&self.location(), &bytes.into_bytes())?)))
     }
 
     /// PUT `state`, conditional on the object being what we last saw.
@@ -209,7 +208,7 @@ impl Backend for S3Backend {
                     ours: state.lineage.clone(),
                 });
             }
-            if serial + 1 != state.serial {
+            if serial.checked_add(1) != Some(state.serial) {
                 return Err(StateError::Conflict {
                     location: self.location(),
                     stored: Some(*serial),

@@ -1,6 +1,6 @@
 //! One test per kind of bad input: the message and the exact location.
 
-use super::{fails, fails_in, load_dev, plans, BASE};
+use super::{fails, fails_in, load_dev, ok, plans, BASE};
 use crate::config::testkit::{registry, Plans};
 use crate::config::{environments, load};
 
@@ -440,4 +440,62 @@ fn drift_ignore_rules_are_checked_with_locations() {
     );
     fails(&[("net.toml", &with_vpc("[drift]\nignore = [{}]\n"))], "net.toml:5:11", "an empty ignore rule");
     fails(&[("net.toml", &with_vpc("[drift]\nignore = \"all\"\n"))], "net.toml:5:10", "must be a list of tables");
+}
+
+/// Load `src` as `net.toml`; the error must be located in it and say `message`.
+fn fails_somewhere_in_net(src: &str, message: &str) {
+    let p = plans(&[("net.toml", src)]);
+    let e = load_dev(&p).err().unwrap_or_else(|| panic!("expected an error: {message}"));
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}:", p.file("net.toml").display())), "{text}");
+    assert!(text.contains(message), "{text}");
+}
+
+/// Found by fuzzing: thousands of locals, each naming the next, overflowed the stack (and the
+/// lookups were quadratic). A long chain is now a located error; a realistic one still loads.
+#[test]
+fn long_chains_of_locals_are_refused_not_overflowed() {
+    let chain = |n: usize| {
+        let mut s = String::from("[locals]\n");
+        for i in 0..n {
+            s.push_str(&format!("l{i} = \"${{local.l{}}}\"\n", i + 1));
+        }
+        s.push_str(&format!("l{n} = \"end\"\n"));
+        s
+    };
+    fails_somewhere_in_net(&chain(20_000), "evaluation nested too deeply (starting from local `l0`)");
+    ok(&[("net.toml", &chain(100))]);
+}
+
+/// Found by fuzzing: the same through `for_each`s that each depend on the next resource's keys.
+#[test]
+fn long_chains_of_for_each_are_refused_not_overflowed() {
+    let chain = |n: usize| {
+        let mut s = String::new();
+        for i in 0..n {
+            s.push_str(&format!(
+                "[resource.ec2_vpc.v{i}]\ncidr_block = \"10.0.0.0/16\"\nfor_each = \"${{ec2_vpc.v{}[*].id}}\"\n",
+                i + 1
+            ));
+        }
+        s.push_str(&format!("[resource.ec2_vpc.v{n}]\ncidr_block = \"10.0.0.0/16\"\nfor_each = [\"a\"]\n"));
+        s
+    };
+    fails_somewhere_in_net(&chain(3_000), "evaluation nested too deeply");
+}
+
+/// The deepest expressions in each of a chain of locals: the depth bound covers both.
+#[test]
+fn deeply_nested_expressions_across_locals_are_refused_not_overflowed() {
+    let mut s = String::from(
+        "[locals]
+",
+    );
+    for i in 0..100 {
+        let open = "[".repeat(62);
+        let close = "]".repeat(62);
+        s.push_str(&format!("l{i} = \"${{{open}local.l{}{close}}}\"\n", i + 1));
+    }
+    s.push_str("l100 = 1\n");
+    fails_somewhere_in_net(&s, "evaluation nested too deeply");
 }
