@@ -25,7 +25,7 @@ fn config() -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256);
     Config {
         cases,
-        rng_seed: RngSeed::Fixed(0x6b70_726f_76),
+        rng_seed: RngSeed::Fixed(0x006b_7072_6f76),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..Config::default()
     }
@@ -282,7 +282,7 @@ proptest! {
             for i in 0..n {
                 main.push_str(&format!("l{i} = \"${{local.l{}}}\"\n", (i + 1) % n));
             }
-            let e = load(&main, "").err().expect("a cycle");
+            let e = load(&main, "").expect_err("a cycle");
             prop_assert!(e.to_string().contains("cycle in locals"), "{}", e);
             located_inside(&e, &[(MAIN, &main), (OVERLAY, "")]).map_err(TestCaseError::fail)?;
         }
