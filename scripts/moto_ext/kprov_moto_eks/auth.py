@@ -16,7 +16,12 @@ _patched = False
 def _create_aws_request(self):
     signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
     headers = self._create_headers_for_aws_request(signed_headers, self._headers)
-    request = AWSRequest(method=self._method, url=self._path, data=self._body or b"", headers=headers)
+    # A form-encoded POST (EC2 / IAM / ELBv2 query protocol) arrives with its body already parsed
+    # into `_data`: moto's own choice is right there. Only a request without a form body (a REST
+    # GET / DELETE, an empty PUT) is signed over an empty payload.
+    content_type = self._headers.get("Content-Type", "") or self._headers.get("content-type", "")
+    payload = self._body or (self._data if "x-www-form-urlencoded" in content_type else b"")
+    request = AWSRequest(method=self._method, url=self._path, data=payload, headers=headers)
     request.context["timestamp"] = headers["X-Amz-Date"]
     return request
 
