@@ -539,12 +539,7 @@ pub static TABLE: &[KindActions] = &[
     },
     KindActions {
         kind: "acm_imported_certificate",
-        read: &[
-            "acm:DescribeCertificate",
-            "acm:GetCertificate",
-            "acm:ListCertificates",
-            "acm:ListTagsForCertificate",
-        ],
+        read: &["acm:DescribeCertificate", "acm:GetCertificate", "acm:ListCertificates", "acm:ListTagsForCertificate"],
         create: &["acm:ImportCertificate", "acm:AddTagsToCertificate"],
         // A new body or key is re-imported under the same ARN.
         update: &["acm:ImportCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"],
