@@ -362,9 +362,10 @@ def install():
     EKS Flask app, i.e. before the first EKS request."""
     if _original:
         return
-    from . import auth
+    from . import auth, ec2_fixes
 
     auth.install()
+    ec2_fixes.install()
     for fn in REPLACED:
         _original[fn.__name__] = getattr(EKSResponse, fn.__name__)
         setattr(EKSResponse, fn.__name__, fn)
