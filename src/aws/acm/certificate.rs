@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_acm::types::{CertificateStatus, DomainValidation, Tag, ValidationMethod};
+use aws_sdk_acm::types::{CertificateStatus, DomainValidation, ValidationMethod};
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
 use serde_json::json;
 
@@ -128,11 +128,7 @@ impl Certificate {
     }
 
     async fn tag_pairs(&self, arn: &str) -> Result<Option<Vec<(String, String)>>, ResourceError> {
-        let r =
-            self.client.list_tags_for_certificate().certificate_arn(arn).send().await.or_aws("ListTagsForCertificate");
-        Ok(not_found_as_none(r)?.map(|o| {
-            o.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect()
-        }))
+        super::tags::list(&self.client, arn).await
     }
 }
 
@@ -146,39 +142,13 @@ fn validation_records(options: &[DomainValidation]) -> Option<Vec<Validation>> {
     (!out.is_empty()).then(|| out.into_iter().collect())
 }
 
-fn to_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, ResourceError> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::invalid(e.to_string())))
-        .collect()
-}
-
 #[async_trait::async_trait]
 impl TagApi for Certificate {
     async fn tag(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), ResourceError> {
-        self.client
-            .add_tags_to_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(to_tags(tags)?))
-            .send()
-            .await
-            .or_aws("AddTagsToCertificate")?;
-        Ok(())
+        super::tags::add(&self.client, arn, tags).await
     }
     async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ResourceError> {
-        // ACM removes by key when a tag is given without a value.
-        let tags = keys
-            .into_iter()
-            .map(|k| Tag::builder().key(k).build().map_err(|e| ResourceError::invalid(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .remove_tags_from_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_aws("RemoveTagsFromCertificate")?;
-        Ok(())
+        super::tags::remove(&self.client, arn, keys).await
     }
 }
 
@@ -227,7 +197,7 @@ impl ResourceKind for Certificate {
             .set_subject_alternative_names(Some(sans).filter(|s| !s.is_empty()))
             .validation_method(ValidationMethod::Dns)
             .idempotency_token(Self::idempotency_token(spec))
-            .set_tags(Some(to_tags(tags::creation_tags(cx, spec, SETTINGS)?)?))
+            .set_tags(Some(super::tags::to_tags(tags::creation_tags(cx, spec, SETTINGS)?)?))
             .send()
             .await
             .or_aws("RequestCertificate")?;

@@ -17,7 +17,7 @@
 //! client receives them) and are kept in clear so that drift can show them.
 
 use aws_sdk_acm::primitives::Blob;
-use aws_sdk_acm::types::{CertificateStatus, CertificateType, Tag};
+use aws_sdk_acm::types::{CertificateStatus, CertificateType};
 use serde_json::json;
 
 use super::Client;
@@ -82,11 +82,7 @@ impl ImportedCertificate {
             .set_certificate_chain(spec.str("certificate_chain").map(|c| Blob::new(c.trim().as_bytes())))
             .set_certificate_arn(arn.map(str::to_string));
         if arn.is_none() {
-            let tags = tags::creation_tags(cx, spec, &[])?
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::invalid(e.to_string())))
-                .collect::<Result<Vec<_>, _>>()?;
-            req = req.set_tags(Some(tags));
+            req = req.set_tags(Some(super::tags::to_tags(tags::creation_tags(cx, spec, &[])?)?));
         }
         let out = req.send().await.or_aws("ImportCertificate")?;
         Ok(shared::required(out.certificate_arn(), "ImportCertificate", "certificate ARN")?.to_string())
@@ -102,43 +98,17 @@ impl ImportedCertificate {
     }
 
     async fn tag_pairs(&self, arn: &str) -> Result<Option<Vec<(String, String)>>, ResourceError> {
-        let r =
-            self.client.list_tags_for_certificate().certificate_arn(arn).send().await.or_aws("ListTagsForCertificate");
-        Ok(not_found_as_none(r)?.map(|o| {
-            o.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect()
-        }))
+        super::tags::list(&self.client, arn).await
     }
 }
 
 #[async_trait::async_trait]
 impl TagApi for ImportedCertificate {
     async fn tag(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), ResourceError> {
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ResourceError::invalid(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .add_tags_to_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_aws("AddTagsToCertificate")?;
-        Ok(())
+        super::tags::add(&self.client, arn, tags).await
     }
     async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ResourceError> {
-        let tags = keys
-            .into_iter()
-            .map(|k| Tag::builder().key(k).build().map_err(|e| ResourceError::invalid(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .remove_tags_from_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_aws("RemoveTagsFromCertificate")?;
-        Ok(())
+        super::tags::remove(&self.client, arn, keys).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod certificate;
 pub mod imported;
+mod tags;
 
 use std::sync::Arc;
 
