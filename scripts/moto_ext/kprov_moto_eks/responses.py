@@ -362,10 +362,12 @@ def install():
     EKS Flask app, i.e. before the first EKS request."""
     if _original:
         return
-    from . import auth, ec2_fixes
+    from . import acm_fixes, auth, ec2_fixes, route53_fixes
 
     auth.install()
     ec2_fixes.install()
+    route53_fixes.install()
+    acm_fixes.install()
     for fn in REPLACED:
         _original[fn.__name__] = getattr(EKSResponse, fn.__name__)
         setattr(EKSResponse, fn.__name__, fn)
