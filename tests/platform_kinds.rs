@@ -20,6 +20,8 @@ mod acm;
 mod ecr;
 #[path = "platform_kinds/elbv2.rs"]
 mod elbv2;
+#[path = "platform_kinds/emulator.rs"]
+mod emulator;
 #[path = "platform_kinds/flow_log.rs"]
 mod flow_log;
 #[path = "platform_kinds/iam.rs"]

@@ -21,7 +21,11 @@ UpdateNodegroupConfig (scaling bounds checked, update recorded), ListNodegroups 
 missing cluster), Tag/Untag/ListTagsForResource (every taggable EKS resource, not only clusters).
 
 Also fixed, outside EKS: IAM request authentication (`auth.py`) signs an empty body as an empty
-payload, so REST GETs pass the signature check once `/moto-api/reset-auth` enables IAM checks.
+payload, so REST GETs pass the signature check once `/moto-api/reset-auth` enables IAM checks;
+EC2 (`ec2_fixes.py`): DeleteNatGateway frees its Elastic IPs, multi-value filters match "any of",
+DeleteSubnet removes its route-table associations; Route 53 (`route53_fixes.py`): a record CREATE
+is refused exactly when the record exists, a CallerReference is unique; ACM (`acm_fixes.py`):
+RequestCertificate with a deleted certificate's idempotency token is answered.
 
 See docs/testing.md, "Emulated outside moto", for the list kprov's tests depend on.
 """
