@@ -80,17 +80,43 @@ impl LocalBackend {
         let werr = |source| StateError::Write { location: self.location(), source };
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(werr)?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            self.path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-            std::process::id()
-        ));
+        let prefix = format!(".{}.", self.path.file_name().and_then(|n| n.to_str()).unwrap_or("state"));
+        remove_stale_temps(dir, &prefix);
+        let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
         let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+        // Held until the rename: it marks the temp file as a live writer's (`remove_stale_temps`).
+        f.lock().map_err(werr)?;
         f.write_all(state.to_json().as_bytes()).map_err(werr)?;
         f.sync_all().map_err(werr)?;
         drop(f);
         std::fs::rename(&tmp, &self.path).map_err(werr)?;
         Ok(())
+    }
+}
+
+/// Remove the temp files (`<prefix><pid>.tmp`) that writers killed before their rename left
+/// behind, best effort. A writer holds an exclusive OS lock on its temp file from creating it to
+/// the rename, and the OS drops the lock when the process dies however it dies (kill -9 too), so
+/// a temp file whose lock can be taken has no live writer — whatever its pid has become since — and
+/// one whose lock is held (a writer busy, or stopped with SIGSTOP) is left alone. A file created
+/// but not yet locked by a racing writer could be taken for stale; such a writer's rename then
+/// fails and its save reports the error (two writers of one state are refused anyway: lock file).
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|n| n.strip_suffix(".tmp")) else {
+            continue;
+        };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = std::fs::OpenOptions::new().read(true).open(&path) else { continue };
+        if file.try_lock().is_ok() {
+            // Removed while we hold its lock; the lock goes with `file`.
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -226,6 +252,46 @@ mod tests {
         }
         let max = good.replace("\"serial\": 1", &format!("\"serial\": {}", super::super::model::MAX_SERIAL));
         assert_eq!(parse("x", &max).unwrap().serial, super::super::model::MAX_SERIAL);
+    }
+
+    /// kill -9 inside a write left `.<env>.json.<pid>.tmp` for ever. The next write removes a
+    /// dead writer's temp file and leaves a live (locked) writer's, other envs' and unrelated files.
+    #[test]
+    fn a_write_removes_dead_writers_temp_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::for_env(dir.path(), "dev");
+        let file = |n: &str| dir.path().join(n);
+        for n in [
+            ".dev.json.4000001.tmp",
+            ".dev.json.4000002.tmp",
+            ".stage.json.4000003.tmp",
+            ".dev.json.x.tmp",
+            "notes.tmp",
+        ] {
+            std::fs::write(file(n), "partial").unwrap();
+        }
+        // A live writer (busy, or stopped by SIGSTOP) holds its lock; its pid does not matter.
+        let live = std::fs::OpenOptions::new().write(true).open(file(".dev.json.4000002.tmp")).unwrap();
+        live.lock().unwrap();
+
+        let mut s = State::new("platform", "dev");
+        s.serial = 1;
+        b.save(&s).unwrap();
+        assert_eq!(b.load().unwrap().unwrap(), s);
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".dev.json.4000002.tmp", ".dev.json.x.tmp", ".stage.json.4000003.tmp", "dev.json", "notes.tmp"]
+        );
+
+        // Once that writer is gone (its lock dropped with it), the next write removes its file.
+        drop(live);
+        s.serial = 2;
+        b.save(&s).unwrap();
+        assert!(!file(".dev.json.4000002.tmp").exists());
+        assert!(file(".stage.json.4000003.tmp").exists(), "another env's writer is not ours to judge");
     }
 
     #[test]
