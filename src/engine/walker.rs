@@ -340,6 +340,14 @@ async fn run_op_inner(
         OpKind::Create => {
             let attrs = resolve(shared, c)?;
             let token = shared.tokens.get(&key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            // Create before destroy: the old resource still exists while this one is made.
+            let replaces = c.prior.as_ref().filter(|_| c.action == Action::Replace && c.create_before_destroy);
+            // What the state holds when this create made nothing: no record, or for a create
+            // before destroy the old resource, which still exists.
+            let nothing_made = || match replaces {
+                Some(old) => StateUpdate::Upsert(key.clone(), created(c, &old.id, &old.attrs)),
+                None => StateUpdate::Remove(key.clone()),
+            };
             // The intent is on disk before AWS hears of the create: an interrupted run is
             // resolved next time by finding the resource instead of creating it twice.
             persist(StateUpdate::Upsert(
@@ -360,13 +368,13 @@ async fn run_op_inner(
                     // Interrupted before the call: nothing reached AWS, the intent can go
                     // (unless it is an earlier run's, whose create may have happened).
                     if !shared.tokens.contains_key(&key) {
-                        let _ = shared.state.record(StateUpdate::Remove(key));
+                        let _ = shared.state.record(nothing_made());
                     }
                     return Err(e);
                 }
             };
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
-            let result = cx.scope(recover::create(kind, &cx, &spec)).await;
+            let result = cx.scope(recover::create(kind, &cx, &spec, replaces)).await;
             drop(cx);
             match result {
                 Ok(obs) => applied(shared, op, c, obs).await,
@@ -377,7 +385,7 @@ async fn run_op_inner(
                     let definite =
                         matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
                     if definite {
-                        let _ = shared.state.record(StateUpdate::Remove(key));
+                        let _ = shared.state.record(nothing_made());
                     }
                     Err(e)
                 }
@@ -401,11 +409,24 @@ async fn run_op_inner(
         }
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;
+            if c.action == Action::Replace && c.create_before_destroy {
+                // The replacement exists by now; never delete it as the old one.
+                let new_id = shared.live.read().ok().and_then(|l| l.get(&op.address).and_then(|(id, _)| id.clone()));
+                if new_id.as_deref() == Some(prior.id.as_str()) {
+                    return Err(ResourceError::invalid(format!(
+                        "the replacement has the old resource's id {}: this kind cannot be replaced create-before-destroy \
+                         with the same name; set lifecycle.create_before_destroy = false or change the name",
+                        prior.id
+                    )));
+                }
+            }
             let cx = start(shared, op, started).await?;
             let done = cx.scope(recover::delete(kind, &cx, prior, &op.address)).await;
             drop(cx);
             done?;
-            persist(StateUpdate::Remove(key)).await?;
+            // Only the old resource's record goes (a create-before-destroy replacement is
+            // already recorded under the same address).
+            persist(StateUpdate::RemoveIfId(key, prior.id.clone())).await?;
             Ok(Some(prior.id.clone()))
         }
     }
