@@ -4,8 +4,8 @@
 //! - create/update of X runs after the create/update of everything X depends on;
 //! - a replace is a delete followed by a create of the same address; a create-before-destroy
 //!   replace (`Change::create_before_destroy`) is the create, then the delete of the old
-//!   resource, and the updates and creates of its dependents run between the two (they move to
-//!   the new resource before the old one goes);
+//!   resource, and the creates and updates of everything that depends on it run between the
+//!   two (dependents move to the new resource before the old one goes);
 //! - a resource adopted after an interrupted create (a no-op in the plan) gets a create that
 //!   only finishes that create (`resume_create`), so that its dependents wait for it;
 //! - a delete of X runs after the delete of everything recorded as depending on X (dependents
@@ -79,6 +79,13 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
             for dep in &c.dependencies {
                 if let Some(&d) = apply_op.get(dep) {
                     g.update_edge(d, me, ());
+                }
+                // A dependency replaced create-before-destroy: its old resource goes once
+                // everything that uses it has been created or updated on the new one.
+                if replaced.get(dep) == Some(&true) {
+                    if let Some(&old) = delete_op.get(dep) {
+                        g.update_edge(me, old, ());
+                    }
                 }
             }
         }
