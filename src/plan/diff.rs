@@ -178,7 +178,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
                     Action::Replace
                 } else if let Some(parent) = &parent_replaced {
                     note = Some(format!("lives in {parent}, which is replaced"));
-                    forced_by.push(format!("replaced with {parent}"));
+                    forced_by.push(format!("the replacement of {parent}"));
                     Action::Replace
                 } else if attrs.is_empty() {
                     Action::NoOp
@@ -210,12 +210,12 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             }
         }
         let warning = (action == Action::Replace && schema.stateful).then(|| {
-            format!(
-                "{address} ({}) will be replaced: the {} and what it holds are deleted (forced by {})",
-                address.kind,
-                if create_before_destroy { "old one" } else { "resource" },
-                forced_by.join(", ")
-            )
+            let how = if create_before_destroy {
+                "a new one is created, then the old one is deleted with what it holds"
+            } else {
+                "it is deleted with what it holds, then created again"
+            };
+            format!("{address} ({}) will be replaced, forced by {}: {how}", address.kind, forced_by.join(", "))
         });
 
         // What dependents may know about this resource after apply.

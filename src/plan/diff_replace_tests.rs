@@ -223,7 +223,7 @@ fn what_lives_in_a_replaced_cluster_is_replaced_with_it_and_nothing_else() {
     let addon = change(&plan, "eks_addon.vpc_cni");
     assert_eq!(addon.action, Action::Replace, "{addon:?}");
     assert!(addon.attrs.is_empty(), "no attribute differs: {:?}", addon.attrs);
-    assert_eq!(addon.forced_by, ["replaced with eks_cluster.main"]);
+    assert_eq!(addon.forced_by, ["the replacement of eks_cluster.main"]);
     // The node group too, and since its parent is replaced destroy-first, it is too.
     let ng = change(&plan, "eks_nodegroup.system");
     assert_eq!(ng.action, Action::Replace);
@@ -234,10 +234,17 @@ fn what_lives_in_a_replaced_cluster_is_replaced_with_it_and_nothing_else() {
     // Stateful kinds get a warning naming what forces it.
     let warning = cluster.warning.as_deref().expect("warning");
     assert!(warning.contains("eks_cluster.main") && warning.contains("`encryption_kms_key_arn`"), "{warning}");
-    assert!(ng.warning.as_deref().expect("node group warning").contains("replaced with eks_cluster.main"));
+    assert!(ng
+        .warning
+        .as_deref()
+        .expect("node group warning")
+        .contains("forced by the replacement of eks_cluster.main"));
     assert!(addon.warning.is_none(), "add-ons are not stateful");
     let text = super::super::render::text(&plan);
-    assert!(text.contains("Warning: eks_cluster.main (eks_cluster) will be replaced"), "{text}");
+    assert!(
+        text.contains("Warning: eks_cluster.main (eks_cluster) will be replaced, forced by `encryption_kms_key_arn`: it is deleted"),
+        "{text}"
+    );
     assert_eq!(text.matches("Warning: ").count(), 2, "{text}");
     assert!(
         text.contains("-/+ eks_addon.vpc_cni must be replaced (lives in eks_cluster.main, which is replaced)"),
