@@ -231,6 +231,15 @@ fn created(c: &Change, id: &str, attrs: &Attrs) -> ResourceState {
     }
 }
 
+/// The state record of the resource a create-before-destroy replaces: its attributes and the
+/// dependencies it was recorded with.
+fn old_record(c: &Change, old: &Observed) -> ResourceState {
+    ResourceState {
+        dependencies: c.prior_dependencies.iter().map(|a| a.to_string()).collect(),
+        ..created(c, &old.id, &old.attrs)
+    }
+}
+
 /// Resolve the desired attributes against the values known now.
 fn resolve(shared: &Shared, c: &Change) -> Result<Attrs, ResourceError> {
     let live = shared.live.read().map_err(|_| ResourceError::invalid("internal: poisoned value table"))?;
@@ -344,10 +353,21 @@ async fn run_op_inner(
             let replaces = c.prior.as_ref().filter(|_| c.action == Action::Replace && c.create_before_destroy);
             // What the state holds when this create made nothing: no record, or for a create
             // before destroy the old resource, which still exists.
-            let nothing_made = || match replaces {
-                Some(old) => StateUpdate::Upsert(key.clone(), created(c, &old.id, &old.attrs)),
-                None => StateUpdate::Remove(key.clone()),
+            let deposed = op.address.deposed().to_string();
+            let nothing_made = || {
+                if let Some(old) = replaces {
+                    let _ = shared.state.record(StateUpdate::Upsert(key.clone(), old_record(c, old)));
+                    let _ = shared.state.record(StateUpdate::Remove(deposed.clone()));
+                } else {
+                    let _ = shared.state.record(StateUpdate::Remove(key.clone()));
+                }
             };
+            if let Some(old) = replaces {
+                // The intent takes the address's record: the old resource, which still exists,
+                // is recorded as deposed until it is deleted, so that an interrupted run
+                // neither forgets it nor takes it for the new one (the next plan deletes it).
+                let _ = shared.state.record(StateUpdate::Upsert(deposed.clone(), old_record(c, old)));
+            }
             // The intent is on disk before AWS hears of the create: an interrupted run is
             // resolved next time by finding the resource instead of creating it twice.
             persist(StateUpdate::Upsert(
@@ -368,7 +388,7 @@ async fn run_op_inner(
                     // Interrupted before the call: nothing reached AWS, the intent can go
                     // (unless it is an earlier run's, whose create may have happened).
                     if !shared.tokens.contains_key(&key) {
-                        let _ = shared.state.record(nothing_made());
+                        nothing_made();
                     }
                     return Err(e);
                 }
@@ -385,7 +405,7 @@ async fn run_op_inner(
                     let definite =
                         matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
                     if definite {
-                        let _ = shared.state.record(nothing_made());
+                        nothing_made();
                     }
                     Err(e)
                 }
@@ -425,7 +445,10 @@ async fn run_op_inner(
             drop(cx);
             done?;
             // Only the old resource's record goes (a create-before-destroy replacement is
-            // already recorded under the same address).
+            // already recorded under the same address, the old one as deposed).
+            if c.action == Action::Replace && c.create_before_destroy {
+                let _ = shared.state.record(StateUpdate::Remove(op.address.deposed().to_string()));
+            }
             persist(StateUpdate::RemoveIfId(key, prior.id.clone())).await?;
             Ok(Some(prior.id.clone()))
         }

@@ -323,7 +323,9 @@ fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: O
         prior: Some(prior),
         prior_dependencies: prior_deps(Some(&r.dependencies)),
         sensitive: Vec::new(),
-        note: None,
+        note: address
+            .is_deposed()
+            .then(|| "the old resource of a create-before-destroy replacement that was interrupted".to_string()),
         adopted: false,
         create_before_destroy: false,
         forced_by: Vec::new(),
