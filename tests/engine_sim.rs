@@ -18,6 +18,7 @@ fn decl(addr: &str, attrs: &[(&str, Tmpl)]) -> ResourceDecl {
         address: addr.parse().unwrap(),
         attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
         depends_on: vec![],
+        lifecycle: Default::default(),
         loc: SourceLoc { file: "plans/sim.toml".into(), line: 1, col: 1 },
     }
 }
@@ -258,4 +259,62 @@ async fn every_completed_resource_is_saved_before_it_is_reported_done() {
         }
     }
     assert_eq!(done, 6);
+}
+
+/// `sim_net.a` with `parent = p` (force_new), replaced create-before-destroy.
+fn cbd_stack(parent: &str) -> Stack {
+    let mut d = decl("sim_net.a", &[("parent", lit(json!(parent)))]);
+    d.lifecycle.create_before_destroy = Some(true);
+    stack(vec![d])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_create_before_destroy_keeps_the_old_resource_recorded() {
+    let cloud = SimCloud::new();
+    let reg = SimKind::registry(&cloud, &[("sim_net", 10, 1)]);
+    let (_dir, b) = backend();
+    assert!(apply(&cbd_stack("p1"), &reg, &b, 4, false).await.ok());
+    let old_id = b.load().unwrap().unwrap().resources["sim_net.a"].id.clone().unwrap();
+    cloud.fail_create("sim_net.a");
+    let report = apply(&cbd_stack("p2"), &reg, &b, 4, false).await;
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    let state = b.load().unwrap().unwrap();
+    let keys: Vec<&String> = state.resources.keys().collect();
+    assert_eq!(keys, ["sim_net.a"], "no intent and no deposed record left");
+    assert_eq!(state.resources["sim_net.a"].id.as_deref(), Some(old_id.as_str()));
+    assert_eq!(state.resources["sim_net.a"].status, Status::Created);
+    assert_eq!(cloud.resources().keys().collect::<Vec<_>>(), [&old_id], "the old one is untouched");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_create_before_destroy_leaves_the_old_resource_deposed_and_the_next_apply_deletes_it() {
+    let cloud = SimCloud::new();
+    let reg = SimKind::registry(&cloud, &[("sim_net", 10, 1)]);
+    let (_dir, b) = backend();
+    assert!(apply(&cbd_stack("p1"), &reg, &b, 4, false).await.ok());
+    let old_id = b.load().unwrap().unwrap().resources["sim_net.a"].id.clone().unwrap();
+    // The process "dies" after the new resource is made: the old one's delete never happens.
+    let steps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let s = steps.clone();
+    cloud.set_gate(Arc::new(move || s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2));
+    let report = apply(&cbd_stack("p2"), &reg, &b, 4, false).await;
+    assert!(!report.ok());
+    let state = b.load().unwrap().unwrap();
+    let new_id = state.resources["sim_net.a"].id.clone().expect("the new one is recorded");
+    assert_ne!(new_id, old_id);
+    let deposed = &state.resources["sim_net.a--deposed"];
+    assert_eq!(deposed.id.as_deref(), Some(old_id.as_str()), "the old one is not forgotten");
+    assert_eq!(cloud.resources().len(), 2);
+
+    // The next run deletes the deposed resource and nothing else.
+    cloud.set_gate(Arc::new(|| true));
+    let cx = Cx::new(owner());
+    let plan = plan::make(&cbd_stack("p2"), &reg, Some(&state), &cx, false).await.unwrap();
+    let actions: Vec<(String, Action)> =
+        plan.changes.iter().filter(|c| c.action != Action::NoOp).map(|c| (c.address.to_string(), c.action)).collect();
+    assert_eq!(actions, [("sim_net.a--deposed".to_string(), Action::Delete)]);
+    assert!(apply(&cbd_stack("p2"), &reg, &b, 4, false).await.ok());
+    let state = b.load().unwrap().unwrap();
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["sim_net.a"]);
+    assert_eq!(cloud.resources().keys().collect::<Vec<_>>(), [&new_id]);
 }

@@ -48,6 +48,7 @@ pub(crate) fn expand(
             continue;
         };
         validate::check_names(src, schema, res)?;
+        let lifecycle = super::lifecycle::parse(src, schema, res)?;
         let instances: Vec<(Option<String>, Option<Value>)> = match ev.instances(idx)? {
             None => vec![(None, None)],
             Some(inst) => inst.into_iter().map(|(k, v)| (Some(k), Some(v))).collect(),
@@ -72,6 +73,7 @@ pub(crate) fn expand(
                 address: Address::new(&res.kind, &res.name, key.clone()),
                 attrs,
                 depends_on,
+                lifecycle: lifecycle.clone(),
                 loc: src.loc(res.loc),
             });
         }

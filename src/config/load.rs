@@ -42,6 +42,8 @@ pub(crate) struct RawResource {
     pub loc: Span,
     pub for_each: Option<Node>,
     pub depends_on: Option<Node>,
+    /// The `lifecycle` table (read by `config::lifecycle`).
+    pub lifecycle: Option<Entry>,
     /// Every other key: the attributes.
     pub attrs: Vec<Entry>,
 }
@@ -314,12 +316,14 @@ impl<'a> Builder<'a> {
                     loc,
                     for_each: None,
                     depends_on: None,
+                    lifecycle: None,
                     attrs: Vec::new(),
                 };
                 for a in attrs {
                     match a.key.as_str() {
                         "for_each" => raw.for_each = Some(a.value.clone()),
                         "depends_on" => raw.depends_on = Some(a.value.clone()),
+                        "lifecycle" => raw.lifecycle = Some(a.clone()),
                         _ => raw.attrs.push(a.clone()),
                     }
                 }

@@ -25,6 +25,7 @@ mod eval;
 mod expand;
 mod expr;
 mod funcs;
+mod lifecycle;
 mod load;
 pub mod model;
 mod node;
@@ -38,7 +39,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use diag::{ConfigError, Located};
-pub use model::{BackendConfig, BackendKind, ResourceDecl, SourceLoc, Stack, Tmpl};
+pub use model::{BackendConfig, BackendKind, Lifecycle, ResourceDecl, SourceLoc, Stack, Tmpl};
 
 use crate::resource::Registry;
 

@@ -92,8 +92,23 @@ pub struct ResourceDecl {
     pub attrs: BTreeMap<String, Tmpl>,
     /// Explicit `depends_on`, in addition to the references found in `attrs`.
     pub depends_on: Vec<Address>,
+    /// The `lifecycle` table (see `config::lifecycle`).
+    pub lifecycle: Lifecycle,
     /// Where the resource's table starts.
     pub loc: SourceLoc,
+}
+
+/// `lifecycle = { create_before_destroy, prevent_destroy, ignore_changes }` of one resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// `None`: the kind's default (see `resource::Schema::create_before_destroy`).
+    pub create_before_destroy: Option<bool>,
+    /// A plan that would delete or replace this resource fails.
+    pub prevent_destroy: bool,
+    /// Attributes whose changes are not planned (what exists is kept; a create still uses them).
+    pub ignore_changes: Vec<String>,
+    /// Where the `lifecycle` table is (for `prevent_destroy` errors); `None` when not declared.
+    pub loc: Option<SourceLoc>,
 }
 
 impl ResourceDecl {

@@ -2,7 +2,10 @@
 //! the order they must run in.
 //!
 //! - create/update of X runs after the create/update of everything X depends on;
-//! - a replace is a delete followed by a create of the same address;
+//! - a replace is a delete followed by a create of the same address; a create-before-destroy
+//!   replace (`Change::create_before_destroy`) is the create, then the delete of the old
+//!   resource, and the creates and updates of everything that depends on it run between the
+//!   two (dependents move to the new resource before the old one goes);
 //! - a resource adopted after an interrupted create (a no-op in the plan) gets a create that
 //!   only finishes that create (`resume_create`), so that its dependents wait for it;
 //! - a delete of X runs after the delete of everything recorded as depending on X (dependents
@@ -33,6 +36,7 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
     let mut g: DiGraph<Op, ()> = DiGraph::new();
     let mut apply_op: HashMap<&Address, NodeIndex> = HashMap::new();
     let mut delete_op: HashMap<&Address, NodeIndex> = HashMap::new();
+    // Replaced resources: true when the new one is created before the old one is deleted.
     let mut replaced: HashMap<&Address, bool> = HashMap::new();
 
     for (i, c) in plan.changes.iter().enumerate() {
@@ -52,13 +56,21 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
             Action::Delete => {
                 delete_op.insert(&c.address, add(OpKind::Delete));
             }
+            Action::Replace if c.create_before_destroy => {
+                let cr = add(OpKind::Create);
+                let d = add(OpKind::Delete);
+                g.add_edge(cr, d, ());
+                delete_op.insert(&c.address, d);
+                apply_op.insert(&c.address, cr);
+                replaced.insert(&c.address, true);
+            }
             Action::Replace => {
                 let d = add(OpKind::Delete);
                 let cr = add(OpKind::Create);
                 g.add_edge(d, cr, ());
                 delete_op.insert(&c.address, d);
                 apply_op.insert(&c.address, cr);
-                replaced.insert(&c.address, true);
+                replaced.insert(&c.address, false);
             }
         }
     }
@@ -68,15 +80,25 @@ pub fn build(plan: &Plan) -> Result<DiGraph<Op, ()>, OpCycle> {
                 if let Some(&d) = apply_op.get(dep) {
                     g.update_edge(d, me, ());
                 }
+                // A dependency replaced create-before-destroy: its old resource goes once
+                // everything that uses it has been created or updated on the new one.
+                if replaced.get(dep) == Some(&true) {
+                    if let Some(&old) = delete_op.get(dep) {
+                        g.update_edge(me, old, ());
+                    }
+                }
             }
         }
         // c was recorded as depending on each of prior_dependencies: c's delete (or its move
-        // away, for a pure delete) comes before the dependency's delete.
+        // away, for a pure delete or a create-before-destroy replace of the dependency) comes
+        // before the dependency's delete. (A destroy-first replaced dependency is deleted
+        // before its replacement exists: a dependent only updated moves to it afterwards.)
         for dep in &c.prior_dependencies {
             let Some(&dep_delete) = delete_op.get(dep) else { continue };
             if let Some(&my_delete) = delete_op.get(&c.address) {
                 g.update_edge(my_delete, dep_delete, ());
-            } else if !replaced.contains_key(dep) {
+            } else if replaced.get(dep).copied().unwrap_or(true) {
+                // `dep` goes for good, or its replacement exists before it goes.
                 if let Some(&my_update) = apply_op.get(&c.address) {
                     g.update_edge(my_update, dep_delete, ());
                 }
@@ -113,6 +135,9 @@ mod tests {
             sensitive: Vec::new(),
             note: None,
             adopted,
+            create_before_destroy: false,
+            forced_by: Vec::new(),
+            warning: None,
         }
     }
 

@@ -43,19 +43,33 @@ async fn pause(cx: &Cx, attempt: u32, address: &Address) -> Result<(), ResourceE
     .await
 }
 
-/// Create `spec`, never twice.
-pub async fn create(kind: &dyn ResourceKind, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
+/// Create `spec`, never twice. `replaces`: the resource this one replaces, which still exists
+/// (create before destroy): it carries the same ownership tags, so it is never taken for the
+/// new one, and the kind may need to name the new one differently
+/// ([`ResourceKind::create_replacement`]).
+pub async fn create(
+    kind: &dyn ResourceKind,
+    cx: &Cx,
+    spec: &Spec,
+    replaces: Option<&Observed>,
+) -> Result<Observed, ResourceError> {
     let mut attempt = 1;
     let mut look_first = false;
+    let make = || async {
+        match replaces {
+            Some(old) => kind.create_replacement(cx, spec, old).await,
+            None => kind.create(cx, spec).await,
+        }
+    };
     loop {
         let result = if look_first {
-            match locate(kind, cx, &spec.address).await {
+            match locate(kind, cx, &spec.address, replaces.map(|o| o.id.as_str())).await {
                 Ok(Some(found)) => converge(kind, cx, found, spec).await,
-                Ok(None) => kind.create(cx, spec).await,
+                Ok(None) => make().await,
                 Err(e) => Err(e),
             }
         } else {
-            kind.create(cx, spec).await
+            make().await
         };
         match result {
             Err(e) if is_ambiguous(&e) && attempt < OP_ATTEMPTS => {
@@ -70,10 +84,20 @@ pub async fn create(kind: &dyn ResourceKind, cx: &Cx, spec: &Spec) -> Result<Obs
     }
 }
 
-/// The resource of `address` carrying this stack's ownership tags, if any.
-async fn locate(kind: &dyn ResourceKind, cx: &Cx, address: &Address) -> Result<Option<Observed>, ResourceError> {
+/// The resource of `address` carrying this stack's ownership tags, if any (other than `except`,
+/// the old resource a create-before-destroy replaces).
+async fn locate(
+    kind: &dyn ResourceKind,
+    cx: &Cx,
+    address: &Address,
+    except: Option<&str>,
+) -> Result<Option<Observed>, ResourceError> {
     let want = address.to_string();
-    Ok(kind.find_owned(cx).await?.into_iter().find(|o| o.owner_address.as_deref() == Some(want.as_str())))
+    Ok(kind
+        .find_owned(cx)
+        .await?
+        .into_iter()
+        .find(|o| o.owner_address.as_deref() == Some(want.as_str()) && Some(o.id.as_str()) != except))
 }
 
 /// `found` has the desired attributes, or is updated to them.
@@ -263,7 +287,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_create_whose_answer_was_lost_is_found_and_finished_not_made_twice() {
         let k = Flaky::new(1, 0);
-        let o = create(&k, &cx(), &spec()).await.expect("create recovers");
+        let o = create(&k, &cx(), &spec(), None).await.expect("create recovers");
         let made = k.made.lock().expect("made").clone();
         assert_eq!(made.len(), 1, "one resource: {made:?}");
         assert_eq!(o.id, made[0].id);
@@ -274,7 +298,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_create_refused_before_doing_anything_is_looked_up_then_made_once() {
         let k = Flaky::new(0, 2);
-        create(&k, &cx(), &spec()).await.expect("create succeeds on the third attempt");
+        create(&k, &cx(), &spec(), None).await.expect("create succeeds on the third attempt");
         assert_eq!(k.made.lock().expect("made").len(), 1);
         assert_eq!(*k.calls.lock().expect("calls"), ["FindOwned", "FindOwned", "Create"]);
     }
@@ -282,7 +306,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn attempts_run_out_and_definite_errors_are_not_retried() {
         let k = Flaky::new(0, OP_ATTEMPTS);
-        let e = create(&k, &cx(), &spec()).await.expect_err("still failing");
+        let e = create(&k, &cx(), &spec(), None).await.expect_err("still failing");
         assert!(is_ambiguous(&e));
         assert!(k.made.lock().expect("made").is_empty());
         assert!(!is_ambiguous(&ResourceError::invalid("no")));
@@ -291,7 +315,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn update_and_delete_recover_from_lost_answers() {
         let k = Flaky::new(0, 0);
-        let o = create(&k, &cx(), &spec()).await.expect("create");
+        let o = create(&k, &cx(), &spec(), None).await.expect("create");
         let mut s = spec();
         s.attrs.insert("size".into(), json!(5));
         *k.lose.lock().expect("lose") = 1;

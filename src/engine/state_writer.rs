@@ -21,6 +21,9 @@ use std::sync::Arc;
 pub enum StateUpdate {
     Upsert(String, ResourceState),
     Remove(String),
+    /// Remove the address only while it still records this id: the delete of a resource
+    /// replaced create-before-destroy must not forget its replacement.
+    RemoveIfId(String, String),
 }
 
 pub struct StateMsg {
@@ -71,6 +74,11 @@ pub fn spawn(
                     }
                     StateUpdate::Remove(a) => {
                         state.resources.remove(&a);
+                    }
+                    StateUpdate::RemoveIfId(a, id) => {
+                        if state.resources.get(&a).is_some_and(|r| r.id.as_deref() == Some(id.as_str())) {
+                            state.resources.remove(&a);
+                        }
                     }
                 }
                 acks.extend(m.ack);

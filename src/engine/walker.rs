@@ -231,6 +231,15 @@ fn created(c: &Change, id: &str, attrs: &Attrs) -> ResourceState {
     }
 }
 
+/// The state record of the resource a create-before-destroy replaces: its attributes and the
+/// dependencies it was recorded with.
+fn old_record(c: &Change, old: &Observed) -> ResourceState {
+    ResourceState {
+        dependencies: c.prior_dependencies.iter().map(|a| a.to_string()).collect(),
+        ..created(c, &old.id, &old.attrs)
+    }
+}
+
 /// Resolve the desired attributes against the values known now.
 fn resolve(shared: &Shared, c: &Change) -> Result<Attrs, ResourceError> {
     let live = shared.live.read().map_err(|_| ResourceError::invalid("internal: poisoned value table"))?;
@@ -340,6 +349,25 @@ async fn run_op_inner(
         OpKind::Create => {
             let attrs = resolve(shared, c)?;
             let token = shared.tokens.get(&key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            // Create before destroy: the old resource still exists while this one is made.
+            let replaces = c.prior.as_ref().filter(|_| c.action == Action::Replace && c.create_before_destroy);
+            // What the state holds when this create made nothing: no record, or for a create
+            // before destroy the old resource, which still exists.
+            let deposed = op.address.deposed().to_string();
+            let nothing_made = || {
+                if let Some(old) = replaces {
+                    let _ = shared.state.record(StateUpdate::Upsert(key.clone(), old_record(c, old)));
+                    let _ = shared.state.record(StateUpdate::Remove(deposed.clone()));
+                } else {
+                    let _ = shared.state.record(StateUpdate::Remove(key.clone()));
+                }
+            };
+            if let Some(old) = replaces {
+                // The intent takes the address's record: the old resource, which still exists,
+                // is recorded as deposed until it is deleted, so that an interrupted run
+                // neither forgets it nor takes it for the new one (the next plan deletes it).
+                let _ = shared.state.record(StateUpdate::Upsert(deposed.clone(), old_record(c, old)));
+            }
             // The intent is on disk before AWS hears of the create: an interrupted run is
             // resolved next time by finding the resource instead of creating it twice.
             persist(StateUpdate::Upsert(
@@ -360,13 +388,13 @@ async fn run_op_inner(
                     // Interrupted before the call: nothing reached AWS, the intent can go
                     // (unless it is an earlier run's, whose create may have happened).
                     if !shared.tokens.contains_key(&key) {
-                        let _ = shared.state.record(StateUpdate::Remove(key));
+                        nothing_made();
                     }
                     return Err(e);
                 }
             };
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
-            let result = cx.scope(recover::create(kind, &cx, &spec)).await;
+            let result = cx.scope(recover::create(kind, &cx, &spec, replaces)).await;
             drop(cx);
             match result {
                 Ok(obs) => applied(shared, op, c, obs).await,
@@ -377,7 +405,7 @@ async fn run_op_inner(
                     let definite =
                         matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
                     if definite {
-                        let _ = shared.state.record(StateUpdate::Remove(key));
+                        nothing_made();
                     }
                     Err(e)
                 }
@@ -401,11 +429,27 @@ async fn run_op_inner(
         }
         OpKind::Delete => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("delete without a prior resource"))?;
+            if c.action == Action::Replace && c.create_before_destroy {
+                // The replacement exists by now; never delete it as the old one.
+                let new_id = shared.live.read().ok().and_then(|l| l.get(&op.address).and_then(|(id, _)| id.clone()));
+                if new_id.as_deref() == Some(prior.id.as_str()) {
+                    return Err(ResourceError::invalid(format!(
+                        "the replacement has the old resource's id {}: this kind cannot be replaced create-before-destroy \
+                         with the same name; set lifecycle.create_before_destroy = false or change the name",
+                        prior.id
+                    )));
+                }
+            }
             let cx = start(shared, op, started).await?;
             let done = cx.scope(recover::delete(kind, &cx, prior, &op.address)).await;
             drop(cx);
             done?;
-            persist(StateUpdate::Remove(key)).await?;
+            // Only the old resource's record goes (a create-before-destroy replacement is
+            // already recorded under the same address, the old one as deposed).
+            if c.action == Action::Replace && c.create_before_destroy {
+                let _ = shared.state.record(StateUpdate::Remove(op.address.deposed().to_string()));
+            }
+            persist(StateUpdate::RemoveIfId(key, prior.id.clone())).await?;
             Ok(Some(prior.id.clone()))
         }
     }

@@ -163,6 +163,7 @@ mod tests {
             address: addr.parse().unwrap(),
             attrs,
             depends_on: vec![],
+            lifecycle: Default::default(),
             loc: SourceLoc { file: "plans/x.toml".into(), line, col: 1 },
         }
     }

@@ -28,6 +28,9 @@ pub struct DiffInput<'a> {
 struct Planned {
     id: Option<String>,
     known: Attrs,
+    action: Action,
+    /// Replaced, the old one deleted before the new one is created.
+    destroy_first: bool,
 }
 
 /// The desired attributes of a declaration: what it sets plus schema defaults.
@@ -101,6 +104,14 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// Make the plan for `apply`.
+///
+/// Beyond the attribute diff: `lifecycle.ignore_changes` keeps what exists for the listed
+/// attributes (a create or a replacement still uses the plan's values); a resource whose
+/// `parent` attribute names a resource being replaced (or created anew) is replaced with it,
+/// since AWS deletes it with its parent or refuses to delete the parent while it exists; a
+/// replacement is create-before-destroy when the kind or the `lifecycle` asks for it and no
+/// dependency is itself replaced destroy-first (the new one could not be created before the
+/// old dependency is gone, and the old one must go before that dependency does).
 pub fn diff(input: DiffInput<'_>) -> Plan {
     let decls: HashMap<&Address, &ResourceDecl> = input.stack.resources.iter().map(|d| (&d.address, d)).collect();
     let mut planned: HashMap<Address, Planned> = HashMap::new();
@@ -112,7 +123,12 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
         let key = address.to_string();
         let recorded = input.state.and_then(|s| s.resources.get(&key));
         let prior = input.refreshed.observed.get(&key);
-        let desired = desired_with_defaults(decl, schema);
+        let full = desired_with_defaults(decl, schema);
+        // What an update applies: the plan's values, except the ignored attributes.
+        let kept = match prior {
+            Some(p) => keep_ignored(full.clone(), &decl.lifecycle.ignore_changes, &p.attrs),
+            None => full.clone(),
+        };
 
         let lookup = |target: &Address, attr: &str| -> Option<Value> {
             let p = planned.get(target)?;
@@ -121,12 +137,25 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             }
             p.known.get(attr).cloned()
         };
-        let resolved: BTreeMap<String, Option<Value>> =
-            desired.iter().map(|(k, t)| (k.clone(), t.resolve(&lookup))).collect();
+        let resolve = |d: &BTreeMap<String, Tmpl>| -> BTreeMap<String, Option<Value>> {
+            d.iter().map(|(k, t)| (k.clone(), t.resolve(&lookup))).collect()
+        };
+        let resolved = resolve(&kept);
+        // The resource this one lives in, when that is replaced or created anew.
+        let parent_replaced = schema
+            .attrs
+            .iter()
+            .filter(|a| a.parent)
+            .filter_map(|a| full.get(a.name))
+            .flat_map(|t| t.refs())
+            .map(|(target, _)| target)
+            .find(|t| planned.get(*t).is_some_and(|p| matches!(p.action, Action::Replace | Action::Create)))
+            .cloned();
 
         let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
         let mut note = None;
-        let (action, attrs) = match prior {
+        let mut forced_by = Vec::new();
+        let (action, mut attrs) = match prior {
             None => {
                 if input.refreshed.missing.contains(&key) && recorded.is_some_and(|r| r.status != Status::PendingCreate)
                 {
@@ -140,10 +169,16 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
                     note = Some("adopted: found after an interrupted create".to_string());
                 }
                 let attrs = attr_changes(schema, &resolved, Some(&p.attrs));
+                forced_by = attrs.iter().filter(|c| c.force_new).map(|c| format!("`{}`", c.name)).collect();
                 let action = if tainted {
                     note = Some("tainted by a failed apply".to_string());
+                    forced_by.insert(0, "tainted".to_string());
                     Action::Replace
-                } else if attrs.iter().any(|c| c.force_new) {
+                } else if !forced_by.is_empty() {
+                    Action::Replace
+                } else if let Some(parent) = &parent_replaced {
+                    note = Some(format!("lives in {parent}, which is replaced"));
+                    forced_by.push(format!("the replacement of {parent}"));
                     Action::Replace
                 } else if attrs.is_empty() {
                     Action::NoOp
@@ -153,6 +188,35 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
                 (action, attrs)
             }
         };
+        // A replacement creates a new resource from the plan's values, ignored ones included.
+        let desired = if action == Action::Replace && kept != full {
+            if let Some(p) = prior {
+                attrs = attr_changes(schema, &resolve(&full), Some(&p.attrs));
+            }
+            full
+        } else {
+            kept
+        };
+        let resolved = resolve(&desired);
+
+        let mut create_before_destroy = false;
+        if action == Action::Replace && decl.lifecycle.create_before_destroy.unwrap_or(schema.create_before_destroy) {
+            match decl.dependencies().into_iter().find(|d| planned.get(d).is_some_and(|p| p.destroy_first)) {
+                None => create_before_destroy = true,
+                Some(dep) => {
+                    let why = format!("deleted before it is created again: {dep} is replaced destroy-first");
+                    note = Some(note.map_or(why.clone(), |n| format!("{n}; {why}")));
+                }
+            }
+        }
+        let warning = (action == Action::Replace && schema.stateful).then(|| {
+            let how = if create_before_destroy {
+                "a new one is created, then the old one is deleted with what it holds"
+            } else {
+                "it is deleted with what it holds, then created again"
+            };
+            format!("{address} ({}) will be replaced, forced by {}: {how}", address.kind, forced_by.join(", "))
+        });
 
         // What dependents may know about this resource after apply.
         let mut known: Attrs = match (action, prior) {
@@ -173,7 +237,8 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             Action::NoOp | Action::Update => prior.map(|p| p.id.clone()),
             _ => None,
         };
-        planned.insert(address.clone(), Planned { id, known });
+        let destroy_first = action == Action::Replace && !create_before_destroy;
+        planned.insert(address.clone(), Planned { id, known, action, destroy_first });
 
         changes.push(Change {
             address: address.clone(),
@@ -187,6 +252,9 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
             sensitive: schema.attrs.iter().filter(|a| a.sensitive).map(|a| a.name.to_string()).collect(),
             note,
             adopted: prior.is_some() && input.refreshed.adopted.contains(&key),
+            create_before_destroy,
+            forced_by,
+            warning,
         });
     }
 
@@ -216,6 +284,18 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
     }
 }
 
+/// `desired` with each attribute of `ignored` set to what exists (`prior`), or not managed at
+/// all when it does not exist there.
+fn keep_ignored(mut desired: BTreeMap<String, Tmpl>, ignored: &[String], prior: &Attrs) -> BTreeMap<String, Tmpl> {
+    for name in ignored {
+        match prior.get(name) {
+            Some(v) => desired.insert(name.clone(), Tmpl::Lit(v.clone())),
+            None => desired.remove(name),
+        };
+    }
+    desired
+}
+
 fn prior_deps(deps: Option<&Vec<String>>) -> Vec<Address> {
     deps.map(|d| d.iter().filter_map(|a| a.parse().ok()).collect()).unwrap_or_default()
 }
@@ -243,8 +323,13 @@ fn delete_change(address: &Address, r: &crate::state::ResourceState, observed: O
         prior: Some(prior),
         prior_dependencies: prior_deps(Some(&r.dependencies)),
         sensitive: Vec::new(),
-        note: None,
+        note: address
+            .is_deposed()
+            .then(|| "the old resource of a create-before-destroy replacement that was interrupted".to_string()),
         adopted: false,
+        create_before_destroy: false,
+        forced_by: Vec::new(),
+        warning: None,
     })
 }
 
@@ -307,3 +392,7 @@ mod tests {
         assert!(!same_elements(&json!([t1.clone(), t1.clone()]), &json!([t2, "x"])));
     }
 }
+
+#[cfg(test)]
+#[path = "diff_replace_tests.rs"]
+mod replace_tests;

@@ -7,6 +7,7 @@
 
 pub mod cost;
 pub mod diff;
+pub mod lifecycle;
 pub mod refresh;
 pub mod render;
 pub mod secrets;
@@ -100,6 +101,17 @@ pub struct Change {
     /// before anything that depends on it runs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
+    /// A replace that creates the new resource before deleting the old one (the kind's default
+    /// or the plan's `lifecycle`); dependents move to the new one before the old one goes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// Why a replace is needed: the attributes that force it, `tainted`, or the parent
+    /// resource being replaced (`replaced with eks_cluster.main`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_by: Vec<String>,
+    /// The replacement of a stateful kind (a cluster, a key, a zone…): printed as a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +184,12 @@ pub enum PlanError {
     /// A kind's own validation refused the declared resource (see [`validate`]).
     #[error("{loc}: {address}: {message}")]
     Invalid { loc: crate::config::SourceLoc, address: Address, message: String },
+    /// The plan would delete or replace a resource whose `lifecycle` has `prevent_destroy`.
+    #[error(
+        "{loc}: {address} has lifecycle.prevent_destroy = true, but this plan would {action} it; \
+         remove prevent_destroy (or the change that forces it) to go ahead"
+    )]
+    PreventDestroy { loc: crate::config::SourceLoc, address: Address, action: &'static str },
 }
 
 /// Build the graph, refresh what the state records, and diff: the whole of `kprov plan`.
@@ -200,7 +218,9 @@ pub async fn make(
     }
     let refreshed = refresh(registry, cx, state_or_empty).await?;
     if destroy {
-        return Ok(destroy_plan(stack, state, &refreshed));
+        let plan = destroy_plan(stack, state, &refreshed);
+        lifecycle::check_prevent_destroy(stack, &plan)?;
+        return Ok(plan);
     }
     // Again against what exists now (it may have changed outside kprov).
     let observed = |a: &Address| refreshed.observed.get(&a.to_string());
@@ -214,5 +234,7 @@ pub async fn make(
     };
     validate::check(stack, registry, &lookup, &|a| observed(a).map(|o| &o.attrs))?;
     let order = graph.apply_order();
-    Ok(diff(DiffInput { stack, registry, state, refreshed: &refreshed, order: &order }))
+    let plan = diff(DiffInput { stack, registry, state, refreshed: &refreshed, order: &order });
+    lifecycle::check_prevent_destroy(stack, &plan)?;
+    Ok(plan)
 }

@@ -70,9 +70,12 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
                 state.resources.values().filter(|r| r.kind == kind).filter_map(|r| r.id.clone()).collect();
             for addr in pending {
                 let intent = state.resources.get(&addr).map(|r| &r.attributes);
+                // An id recorded elsewhere is not this create's result, even with this address's
+                // tag: the old resource of an interrupted create-before-destroy replacement
+                // (recorded as deposed, see `engine::walker`) carries it too.
                 let hit = owned
                     .iter()
-                    .find(|o| o.owner_address.as_deref() == Some(addr.as_str()))
+                    .find(|o| o.owner_address.as_deref() == Some(addr.as_str()) && !claimed.contains(&o.id))
                     .or_else(|| {
                         owned.iter().find(|o| {
                             o.owner_address.is_none()

@@ -46,6 +46,7 @@ pub fn text(plan: &Plan) -> String {
         let what = match c.action {
             Action::Create => "will be created",
             Action::Update => "will be updated in place",
+            Action::Replace if c.create_before_destroy => "must be replaced (create before destroy)",
             Action::Replace => "must be replaced",
             Action::Delete => "will be deleted",
             Action::NoOp => "",
@@ -61,6 +62,13 @@ pub fn text(plan: &Plan) -> String {
     }
     if !any {
         out.push_str("  No changes. The infrastructure matches the plans.\n");
+    }
+    let warnings: Vec<&str> = plan.changes.iter().filter_map(|c| c.warning.as_deref()).collect();
+    if !warnings.is_empty() {
+        out.push('\n');
+    }
+    for w in warnings {
+        out.push_str(&format!("Warning: {w}\n"));
     }
     out.push_str(&format!("\nPlan: {}.\n", plan.summary()));
     out.push_str(&cost_text(&super::cost::estimate(plan)));

@@ -130,6 +130,9 @@ mod tests {
             sensitive: vec![],
             note: None,
             adopted: false,
+            create_before_destroy: false,
+            forced_by: vec![],
+            warning: None,
         };
         let mut c = c;
         redact_diffs(&mut c);

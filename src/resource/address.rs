@@ -18,6 +18,21 @@ impl Address {
     }
 }
 
+/// The suffix of the name under which a create-before-destroy replacement records the old
+/// resource until it is deleted (Terraform's "deposed" object).
+pub const DEPOSED_SUFFIX: &str = "--deposed";
+
+impl Address {
+    /// Where the old resource of a create-before-destroy replacement of `self` is recorded while
+    /// the new one is made: a plan that no longer finds it declared deletes it.
+    pub fn deposed(&self) -> Address {
+        Address::new(&self.kind, format!("{}{DEPOSED_SUFFIX}", self.name), self.key.clone())
+    }
+    pub fn is_deposed(&self) -> bool {
+        self.name.ends_with(DEPOSED_SUFFIX)
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.kind, self.name)?;

@@ -142,6 +142,14 @@ pub trait ResourceKind: Send + Sync + 'static {
         Ok(found.clone())
     }
 
+    /// Create the replacement of `old` while `old` still exists (a create-before-destroy
+    /// replace). Kinds whose names are unique give the new resource another name here (and
+    /// read it back under the plan's name). Default: [`ResourceKind::create`].
+    async fn create_replacement(&self, cx: &Cx, spec: &Spec, old: &Observed) -> Result<Observed, ResourceError> {
+        let _ = old;
+        self.create(cx, spec).await
+    }
+
     /// Resources carrying this stack's ownership tags (`kprov:stack` and `kprov:env` equal to
     /// `cx.owner`), for adoption after a crash and orphan detection. Kinds that cannot be tagged
     /// find themselves by their natural key instead, or return an empty list.

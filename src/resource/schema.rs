@@ -64,6 +64,11 @@ pub struct AttrSchema {
     /// diff compares `normalize(desired)` with what the kind reads back, which the kind puts
     /// in the same form.
     pub normalize: Option<fn(&Value) -> Value>,
+    /// This attribute names the resource this one lives in (an add-on's cluster, a route's
+    /// table): AWS deletes it with that parent, or refuses to delete the parent while it
+    /// exists. Replacing the parent therefore replaces this resource, even when the
+    /// attribute's value (a cluster name) stays the same. See `plan::diff`.
+    pub parent: bool,
     pub doc: &'static str,
 }
 
@@ -79,6 +84,7 @@ impl AttrSchema {
             unordered: false,
             default: None,
             normalize: None,
+            parent: false,
             doc: "",
         }
     }
@@ -114,6 +120,11 @@ impl AttrSchema {
         self.normalize = Some(f);
         self
     }
+    /// Mark this attribute as naming the parent (see [`AttrSchema::parent`]).
+    pub fn parent(mut self) -> Self {
+        self.parent = true;
+        self
+    }
     /// `v` in canonical form (see [`AttrSchema::normalize`]).
     pub fn canonical(&self, v: &Value) -> Value {
         self.normalize.map_or_else(|| v.clone(), |f| f(v))
@@ -128,11 +139,27 @@ impl AttrSchema {
 #[derive(Debug, Clone)]
 pub struct Schema {
     pub attrs: Vec<AttrSchema>,
+    /// Replacing a resource of this kind loses data or running workloads (a cluster, a key, a
+    /// zone, a repository): the plan warns about every such replacement.
+    pub stateful: bool,
+    /// Replacements create the new resource before deleting the old one unless the plan's
+    /// `lifecycle` says otherwise (node groups: new nodes first, as eksctl does).
+    pub create_before_destroy: bool,
 }
 
 impl Schema {
     pub fn new(attrs: Vec<AttrSchema>) -> Self {
-        Schema { attrs }
+        Schema { attrs, stateful: false, create_before_destroy: false }
+    }
+    /// Mark the kind as stateful (see [`Schema::stateful`]).
+    pub fn stateful(mut self) -> Self {
+        self.stateful = true;
+        self
+    }
+    /// Replace create-before-destroy by default (see [`Schema::create_before_destroy`]).
+    pub fn create_before_destroy(mut self) -> Self {
+        self.create_before_destroy = true;
+        self
     }
     pub fn get(&self, name: &str) -> Option<&AttrSchema> {
         self.attrs.iter().find(|a| a.name == name)

@@ -18,6 +18,7 @@ pub fn decl(addr: &str, attrs: &[(&str, Tmpl)]) -> ResourceDecl {
         address: addr.parse().unwrap(),
         attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
         depends_on: vec![],
+        lifecycle: Default::default(),
         loc: SourceLoc { file: "plans/sim.toml".into(), line: 1, col: 1 },
     }
 }

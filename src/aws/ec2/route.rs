@@ -61,7 +61,9 @@ fn parse_id(id: &str) -> Option<(&str, &str)> {
 impl Route {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("route_table_id", AttrType::String).force_new(),
+            // Parent: a route is part of its table and goes with it (DeleteRouteTable, EC2 API
+            // reference: the table and its routes are deleted; only associations block it).
+            AttrSchema::required("route_table_id", AttrType::String).force_new().parent(),
             AttrSchema::required("destination_cidr_block", AttrType::String).force_new(),
             AttrSchema::optional("gateway_id", AttrType::String).doc("An internet gateway id (igw-…)."),
             AttrSchema::optional("nat_gateway_id", AttrType::String).doc("A NAT gateway id (nat-…)."),

@@ -26,8 +26,14 @@ impl RouteTableAssociation {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("subnet_id", AttrType::String).force_new(),
-            AttrSchema::required("route_table_id", AttrType::String)
-                .doc("Changing it moves the subnet to the new table in place."),
+            // Parent: DeleteRouteTable refuses a table that still has subnet associations ("You
+            // must disassociate the route table from any subnets before you can delete it",
+            // EC2 API reference, DeleteRouteTable), so when the table itself is replaced the
+            // association goes first and is made again with the new table.
+            AttrSchema::required("route_table_id", AttrType::String).parent().doc(
+                "Changing it to another table moves the subnet in place; replacing the table makes the \
+                 association again.",
+            ),
         ]);
         RouteTableAssociation { client, schema }
     }

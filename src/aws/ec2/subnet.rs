@@ -28,7 +28,8 @@ impl Subnet {
                 .doc("Give instances launched here a public IPv4 address (public subnets)."),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
-        ]);
+        ])
+        .stateful();
         Subnet { client, schema }
     }
 

@@ -52,7 +52,8 @@ impl Repository {
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("registry_id", AttrType::String),
             AttrSchema::computed("repository_url", AttrType::String),
-        ]);
+        ])
+        .stateful();
         Repository { client, schema }
     }
 

@@ -30,7 +30,9 @@ pub struct AccessEntry {
 impl AccessEntry {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cluster_name", AttrType::String).force_new(),
+            // Parent: access entries live under the cluster (POST /clusters/{name}/access-entries,
+            // EKS API reference) and are gone with it.
+            AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
             AttrSchema::required("principal_arn", AttrType::String).force_new().doc("IAM role or user ARN."),
             AttrSchema::optional("type", AttrType::String)
                 .default(json!("STANDARD"))

@@ -42,8 +42,14 @@ fn split(id: &str) -> Result<(&str, &str, &str), ResourceError> {
 impl AccessPolicyAssociation {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cluster_name", AttrType::String).force_new(),
-            AttrSchema::required("principal_arn", AttrType::String).force_new().doc("The access entry's principal."),
+            // Parents: the association lives under the access entry, which lives under the cluster
+            // (POST /clusters/{name}/access-entries/{principalArn}/access-policies, EKS API
+            // reference): replacing either makes it again.
+            AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
+            AttrSchema::required("principal_arn", AttrType::String)
+                .force_new()
+                .parent()
+                .doc("The access entry's principal."),
             AttrSchema::required("policy_arn", AttrType::String)
                 .force_new()
                 .doc("e.g. arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"),

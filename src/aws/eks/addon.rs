@@ -43,7 +43,9 @@ pub struct Addon {
 impl Addon {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cluster_name", AttrType::String).force_new(),
+            // Parent: add-ons are sub-resources of the cluster (POST /clusters/{name}/addons, EKS
+            // API reference) and are gone with it; a replaced cluster gets them made again.
+            AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
             AttrSchema::required("addon_name", AttrType::String).force_new().doc("e.g. vpc-cni, coredns."),
             AttrSchema::optional("addon_version", AttrType::String)
                 .doc("e.g. v1.19.2-eksbuild.1; unset: EKS's default for the cluster version, not managed."),

@@ -10,9 +10,11 @@
 //! Update, in place, one EKS update per kind of change (EKS refuses several at once), each
 //! followed with DescribeUpdate and then until the cluster is ACTIVE again:
 //! authentication mode, logging, endpoint access and public CIDRs, security groups
-//! (UpdateClusterConfig), then the Kubernetes version (UpdateClusterVersion, one minor version
-//! per apply — a skip or a downgrade is refused before any call), then tags.
-//! Name, role, subnets and the encryption key force a new cluster.
+//! and subnets (UpdateClusterConfig), then the Kubernetes version (UpdateClusterVersion, one
+//! minor version per apply — a skip or a downgrade is refused before any call), then tags.
+//! Name, role and the encryption key force a new cluster: EKS has no call that renames a
+//! cluster or changes its role, and a secrets key, once set, cannot be changed or removed
+//! (AssociateEncryptionConfig only adds one to a cluster that has none; EKS API reference).
 //! Delete: DeleteCluster, then wait until DescribeCluster no longer finds it.
 
 use std::time::Duration;
@@ -49,10 +51,16 @@ impl Cluster {
             AttrSchema::required("version", AttrType::String)
                 .doc("Kubernetes minor version, e.g. \"1.30\". Upgraded in place one minor version per apply."),
             AttrSchema::required("role_arn", AttrType::String).force_new().doc("The cluster's IAM role."),
-            AttrSchema::required("subnet_ids", AttrType::StringList)
-                .force_new()
-                .unordered()
-                .doc("Subnets (at least two AZs) for the control plane's network interfaces."),
+            // In place since October 2023: UpdateClusterConfig takes `resourcesVpcConfig.subnetIds`
+            // and `securityGroupIds` (EKS API reference, UpdateClusterConfig; eksctl's
+            // `utils update-cluster-vpc-config`; terraform-provider-aws issue #34090). EKS keeps
+            // one condition: "All subnets that you add must be in the same set of AZs as
+            // originally provided when you created the cluster" (EKS user guide, network
+            // requirements) — a new AZ needs a new cluster.
+            AttrSchema::required("subnet_ids", AttrType::StringList).unordered().doc(
+                "Subnets (at least two AZs) for the control plane's network interfaces. Changed in place, within \
+                 the AZs the cluster was created in.",
+            ),
             AttrSchema::optional("security_group_ids", AttrType::StringList)
                 .default(json!([]))
                 .unordered()
@@ -80,7 +88,8 @@ impl Cluster {
             AttrSchema::computed("cluster_security_group_id", AttrType::String),
             AttrSchema::computed("vpc_id", AttrType::String),
             AttrSchema::computed("platform_version", AttrType::String),
-        ]);
+        ])
+        .stateful();
         Cluster { client, schema }
     }
 
@@ -137,6 +146,10 @@ fn health_message(c: &aws_sdk_eks::types::Cluster) -> Option<String> {
     health_text(
         c.health().map(|h| h.issues()).unwrap_or_default().iter().map(|i| (i.code().map(|c| c.as_str()), i.message())),
     )
+}
+
+fn str_values(a: &[Value]) -> Vec<String> {
+    a.iter().filter_map(Value::as_str).map(str::to_string).collect()
 }
 
 /// The control-plane log types enabled in `logging`, in EKS's order.
@@ -348,12 +361,19 @@ impl ResourceKind for Cluster {
                 .build();
             self.update_config(cx, name, cfg().resources_vpc_config(vpc)).await?;
         }
-        if changed(spec, prior, "security_group_ids", true) {
-            // EKS wants the subnets with a security-group change; they are the current ones
-            // (a subnet change replaces the cluster).
+        if changed(spec, prior, "subnet_ids", true) || changed(spec, prior, "security_group_ids", true) {
+            // Subnets and security groups are one kind of update: both are sent, the unchanged
+            // one as it is now (EKS replaces the control plane's network interfaces).
+            let keep = |n: &str| {
+                if spec.attrs.contains_key(n) {
+                    spec_list(spec, n)
+                } else {
+                    prior.attrs.get(n).and_then(Value::as_array).map(|a| str_values(a)).unwrap_or_default()
+                }
+            };
             let vpc = VpcConfigRequest::builder()
-                .set_subnet_ids(Some(spec_list(spec, "subnet_ids")))
-                .set_security_group_ids(Some(spec_list(spec, "security_group_ids")))
+                .set_subnet_ids(Some(keep("subnet_ids")))
+                .set_security_group_ids(Some(keep("security_group_ids")))
                 .build();
             self.update_config(cx, name, cfg().resources_vpc_config(vpc)).await?;
         }

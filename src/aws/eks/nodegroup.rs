@@ -34,6 +34,26 @@ use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
+/// The plan's name of a node group whose EKS name carries a replacement suffix.
+const TAG_NAME: &str = "kprov:name";
+
+/// The EKS name of a node group that replaces the one named `old_name` while that one still
+/// exists (create before destroy, kprov's default for node groups, as eksctl replaces a node
+/// group: "create a new nodegroup … delete the old nodegroup", eksctl user guide, unmanaged
+/// nodegroups / EKS user guide, "Migrate applications to a new node group"). Names are unique
+/// in a cluster, so the new group alternates between `<name>` and `<name>-<6 hex of the
+/// client token>` — stable across retries, as the token is recorded before the create.
+fn replacement_name(planned: &str, old_name: &str, token: &str) -> String {
+    if old_name != planned {
+        return planned.to_string();
+    }
+    let suffix: String = token.chars().filter(char::is_ascii_hexdigit).take(6).collect();
+    // EKS node group names are at most 63 characters.
+    let keep = planned.len().min(63 - suffix.len() - 1);
+    let base = planned.get(..keep).unwrap_or(planned);
+    format!("{base}-{suffix}")
+}
+
 /// Node groups take ~5 minutes to create or delete; a version update rolls every node.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -49,8 +69,15 @@ pub struct Nodegroup {
 impl Nodegroup {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cluster_name", AttrType::String).force_new(),
-            AttrSchema::required("name", AttrType::String).force_new(),
+            // Parent: "If you have managed node groups or Fargate profiles attached to the
+            // cluster, you must delete them first" (EKS API reference, DeleteCluster): a replaced
+            // cluster's node groups are deleted before it and made again after the new one.
+            AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
+            AttrSchema::required("name", AttrType::String).force_new().doc(
+                "The node group's name. A replacement is created first under `<name>-<6 hex>` (names are unique \
+                 in a cluster and the old group still exists), and reads back as `name`; `nodegroup_name` is the \
+                 name in EKS.",
+            ),
             AttrSchema::required("node_role_arn", AttrType::String).force_new(),
             AttrSchema::required("subnet_ids", AttrType::StringList).force_new().unordered(),
             AttrSchema::required("instance_types", AttrType::StringList)
@@ -77,8 +104,11 @@ impl Nodegroup {
                 .doc("Kubernetes version of the nodes; unset: the cluster's at creation."),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
+            AttrSchema::computed("nodegroup_name", AttrType::String).doc("The name in EKS (see `name`)."),
             AttrSchema::computed("release_version", AttrType::String),
-        ]);
+        ])
+        .stateful()
+        .create_before_destroy();
         Nodegroup { client, schema }
     }
 
@@ -179,7 +209,11 @@ fn to_found(ng: &aws_sdk_eks::types::Nodegroup) -> Option<Found> {
     let (cluster, name) = (ng.cluster_name()?, ng.nodegroup_name()?);
     let mut attrs = Attrs::new();
     put_str(&mut attrs, "cluster_name", Some(cluster));
-    put_str(&mut attrs, "name", Some(name));
+    // A replacement made before its predecessor was deleted has a suffixed name in EKS and
+    // the plan's name in a tag.
+    let planned = ng.tags().and_then(|t| t.get(TAG_NAME)).map(String::as_str);
+    put_str(&mut attrs, "name", Some(planned.unwrap_or(name)));
+    put_str(&mut attrs, "nodegroup_name", Some(name));
     put_str(&mut attrs, "node_role_arn", ng.node_role());
     attrs.insert("subnet_ids".into(), str_list(ng.subnets()));
     attrs.insert("instance_types".into(), str_list(ng.instance_types()));
@@ -343,9 +377,39 @@ impl ResourceKind for Nodegroup {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
+        self.create_as(cx, spec, spec.req_str("name")?).await
+    }
+
+    async fn create_replacement(&self, cx: &Cx, spec: &Spec, old: &Observed) -> Result<Observed, ResourceError> {
+        let (_, old_name) = common::split_id(self.kind(), &old.id)?;
+        let name = replacement_name(spec.req_str("name")?, old_name, &spec.client_token);
+        self.create_as(cx, spec, &name).await
+    }
+
+    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+        self.update_in_place(cx, prior, spec).await
+    }
+
+    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        self.delete_group(cx, prior).await
+    }
+
+    async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
+        self.find_owned_groups(cx).await
+    }
+}
+
+impl Nodegroup {
+    /// Create the node group of `spec` under the EKS name `name` (the plan's, or a
+    /// replacement's, see [`replacement_name`]).
+    async fn create_as(&self, cx: &Cx, spec: &Spec, name: &str) -> Result<Observed, ResourceError> {
         check(&spec.attrs, None).map_err(ResourceError::invalid)?;
-        let (cluster, name) = (spec.req_str("cluster_name")?, spec.req_str("name")?);
+        let cluster = spec.req_str("cluster_name")?;
         let id = common::join_id(cluster, name);
+        let mut tags = common::creation_tags(cx, spec)?;
+        if name != spec.req_str("name")? {
+            tags.insert(TAG_NAME.to_string(), spec.req_str("name")?.to_string());
+        }
         let min = to_i32(spec, "min_size")?.unwrap_or(0);
         let scaling = NodegroupScalingConfig::builder()
             .min_size(min)
@@ -376,7 +440,7 @@ impl ResourceKind for Nodegroup {
             .set_update_config(update_config(spec)?)
             .set_version(spec.str("version").map(str::to_string))
             .client_request_token(&spec.client_token)
-            .set_tags(Some(common::creation_tags(cx, spec)?));
+            .set_tags(Some(tags));
         match req.send().await.or_aws("CreateNodegroup") {
             Ok(_) => {}
             Err(e) if common::is_conflict(&e) => {
@@ -388,7 +452,7 @@ impl ResourceKind for Nodegroup {
         self.read_back(&id).await
     }
 
-    async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
+    async fn update_in_place(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         check(&spec.attrs, Some(&prior.attrs)).map_err(ResourceError::invalid)?;
         let id = prior.id.as_str();
         let (cluster, name) = common::split_id(self.kind(), id)?;
@@ -442,7 +506,7 @@ impl ResourceKind for Nodegroup {
         self.read_back(id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+    async fn delete_group(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         let id = prior.id.as_str();
         let (cluster, name) = common::split_id(self.kind(), id)?;
         match self.describe(id).await? {
@@ -463,7 +527,7 @@ impl ResourceKind for Nodegroup {
         self.wait_gone(cx, id).await
     }
 
-    async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
+    async fn find_owned_groups(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         let mut ids = Vec::new();
         for cluster in common::cluster_names(&self.client).await? {
             let names: Vec<String> = not_found_as_none(
@@ -502,6 +566,19 @@ mod tests {
         assert!(check(&attrs(json!({"max_unavailable": 1, "max_unavailable_percentage": 10})), None).is_err());
         assert!(check(&attrs(json!({"version": "1.29"})), Some(&attrs(json!({"version": "1.30"})))).is_err());
         assert!(check(&attrs(json!({"version": "1.31"})), Some(&attrs(json!({"version": "1.29"})))).is_ok());
+    }
+
+    #[test]
+    fn a_replacement_alternates_between_the_plain_and_a_suffixed_name() {
+        let token = "3f9a1c0e-7b2d-4e8f-9a6b-1c2d3e4f5a6b";
+        assert_eq!(replacement_name("system", "system", token), "system-3f9a1c");
+        // Back to the plain name once the suffixed one is the old group.
+        assert_eq!(replacement_name("system", "system-3f9a1c", token), "system");
+        // Within EKS's 63 characters.
+        let long = "n".repeat(63);
+        let r = replacement_name(&long, &long, token);
+        assert_eq!(r.len(), 63);
+        assert!(r.ends_with("-3f9a1c"), "{r}");
     }
 
     #[test]

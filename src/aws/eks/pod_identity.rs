@@ -26,7 +26,9 @@ pub struct PodIdentityAssociation {
 impl PodIdentityAssociation {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cluster_name", AttrType::String).force_new(),
+            // Parent: associations live under the cluster
+            // (POST /clusters/{name}/pod-identity-associations, EKS API reference) and go with it.
+            AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
             AttrSchema::required("namespace", AttrType::String).force_new(),
             AttrSchema::required("service_account", AttrType::String).force_new(),
             AttrSchema::required("role_arn", AttrType::String).doc("The IAM role the service account's pods assume."),

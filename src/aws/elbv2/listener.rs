@@ -29,7 +29,9 @@ pub struct Listener {
 impl Listener {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("load_balancer_arn", AttrType::String).force_new(),
+            // Parent: "your listener is deleted when you delete the load balancer to which it is
+            // attached" (ELBv2 API reference, DeleteListener).
+            AttrSchema::required("load_balancer_arn", AttrType::String).force_new().parent(),
             AttrSchema::required("port", AttrType::Int),
             AttrSchema::required("protocol", AttrType::String).doc("HTTP or HTTPS."),
             AttrSchema::optional("certificate_arn", AttrType::String).doc("ACM certificate; required for HTTPS."),

@@ -24,7 +24,10 @@ pub struct ListenerRule {
 impl ListenerRule {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("listener_arn", AttrType::String).force_new(),
+            // Parent: rules belong to one listener (DescribeRules is per ListenerArn) and go
+            // with it, as the listener goes with its load balancer (ELBv2 API reference,
+            // DeleteListener).
+            AttrSchema::required("listener_arn", AttrType::String).force_new().parent(),
             AttrSchema::required("priority", AttrType::Int).doc("1–50000; lower is evaluated first."),
             AttrSchema::required("conditions", AttrType::Any)
                 .normalize(action::canonical_conditions)

@@ -52,7 +52,8 @@ impl Key {
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("key_id", AttrType::String),
-        ]);
+        ])
+        .stateful();
         Key { client, schema }
     }
 

@@ -40,7 +40,8 @@ impl LogGroup {
             AttrSchema::optional("kms_key_id", AttrType::String).doc("ARN of the KMS key encrypting the group."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
-        ]);
+        ])
+        .stateful();
         LogGroup { client, schema }
     }
 

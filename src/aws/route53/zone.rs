@@ -47,7 +47,8 @@ impl Zone {
             shared::tags_attr(),
             AttrSchema::computed("name_servers", AttrType::StringList),
             AttrSchema::computed("arn", AttrType::String),
-        ]);
+        ])
+        .stateful();
         Zone { dns, schema }
     }
 

@@ -118,6 +118,7 @@ mod tests {
             address: addr.parse().expect("address"),
             attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             depends_on: vec![],
+            lifecycle: Default::default(),
             loc: SourceLoc { file: "plans/network.toml".into(), line: 7, col: 1 },
         }
     }
