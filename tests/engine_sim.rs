@@ -19,6 +19,7 @@ fn decl(addr: &str, attrs: &[(&str, Tmpl)]) -> ResourceDecl {
         attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
         depends_on: vec![],
         loc: SourceLoc { file: "plans/sim.toml".into(), line: 1, col: 1 },
+        attr_locs: Default::default(),
     }
 }
 

@@ -103,6 +103,23 @@ pub fn offline_registry() -> Registry {
 mod tests {
     use super::*;
 
+    /// docs/resources.md is generated from the schemas; this fails when it is stale.
+    #[test]
+    fn resources_doc_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::resource::docs::RESOURCES_MD);
+        let want = crate::resource::docs::resources_markdown(&offline_registry());
+        if std::env::var_os("KPROV_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/resources.md");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/resources.md is stale (the resource schemas changed); regenerate it with:\n  \
+             KPROV_BLESS=1 cargo test --lib resources_doc_is_current"
+        );
+    }
+
     #[test]
     fn offline_registry_has_the_ec2_kinds() {
         let reg = offline_registry();

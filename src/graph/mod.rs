@@ -164,6 +164,7 @@ mod tests {
             attrs,
             depends_on: vec![],
             loc: SourceLoc { file: "plans/x.toml".into(), line, col: 1 },
+            attr_locs: Default::default(),
         }
     }
 

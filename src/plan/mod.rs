@@ -172,6 +172,25 @@ pub enum PlanError {
     /// A kind's own validation refused the declared resource (see [`validate`]).
     #[error("{loc}: {address}: {message}")]
     Invalid { loc: crate::config::SourceLoc, address: Address, message: String },
+    /// Several refusals found in one run, one line each (each starting with its location).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<PlanError>),
+}
+
+impl PlanError {
+    /// One error for a list of them (in file order); `None` for none.
+    pub fn from_list(mut errors: Vec<PlanError>) -> Option<PlanError> {
+        let loc = |e: &PlanError| match e {
+            PlanError::Invalid { loc, .. } => Some((loc.file.clone(), loc.line, loc.col)),
+            _ => None,
+        };
+        errors.sort_by_key(loc);
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(PlanError::Many(errors)),
+        }
+    }
 }
 
 /// Build the graph, refresh what the state records, and diff: the whole of `kprov plan`.

@@ -9,6 +9,7 @@
 
 pub mod address;
 pub mod cx;
+pub mod docs;
 pub mod error;
 pub mod registry;
 pub mod schema;
@@ -21,7 +22,7 @@ pub use address::Address;
 pub use cx::{Cx, Owner};
 pub use error::ResourceError;
 pub use registry::Registry;
-pub use schema::{AttrSchema, AttrType, Schema};
+pub use schema::{AttrSchema, AttrType, Cidr, Constraint, PathSeg, Schema, Violation};
 
 /// Attribute values are JSON values; maps are sorted so that state and plan output are stable.
 pub type Value = serde_json::Value;
