@@ -64,19 +64,24 @@ pub(crate) fn expand(
         for (key, value) in &instances {
             let each = key.as_deref().zip(value.as_ref());
             let scope = Scope { place: Place::Resource, each };
+            let address = Address::new(&res.kind, &res.name, key.clone());
             let mut attrs = BTreeMap::new();
             let mut attr_locs = BTreeMap::new();
+            // The kind's checks need every attribute: not run when one could not be evaluated.
+            let mut complete = true;
             for a in &res.attrs {
                 let t = match ev.eval_node(&a.value, scope) {
                     Ok(t) => t,
                     Err(e) => {
                         errors.push(e);
+                        complete = false;
                         continue;
                     }
                 };
                 match validate::check_value(src, schema, &res.kind, a, &t) {
                     Ok(()) => {
-                        let origin = validate::Origin { node: &a.value, var: whole_variable(plan, &a.value) };
+                        let origin =
+                            validate::Origin { address: &address, node: &a.value, var: whole_variable(plan, &a.value) };
                         errors.extend(validate::check_constraints(src, schema, &plan.region, a, &t, &origin));
                     }
                     Err(e) => errors.push(e),
@@ -86,6 +91,9 @@ pub(crate) fn expand(
             }
             if !default_tags.is_empty() && schema.get("tags").is_some() {
                 merge_tags(&mut attrs, default_tags);
+            }
+            if let Some(kind) = registry.get(&res.kind).filter(|_| complete) {
+                errors.extend(validate::check_kind(src, kind.as_ref(), res, &address, &attrs));
             }
             let depends_on = match &res.depends_on {
                 Some(node) => match ev.depends_on(node, scope) {
@@ -97,13 +105,7 @@ pub(crate) fn expand(
                 },
                 None => Vec::new(),
             };
-            out.push(ResourceDecl {
-                address: Address::new(&res.kind, &res.name, key.clone()),
-                attrs,
-                depends_on,
-                loc: src.loc(res.loc),
-                attr_locs,
-            });
+            out.push(ResourceDecl { address, attrs, depends_on, loc: src.loc(res.loc), attr_locs });
         }
     }
     match ConfigError::from_list(errors) {

@@ -14,7 +14,9 @@ use super::funcs;
 use super::load::RawResource;
 use super::model::Tmpl;
 use super::node::{Entry, Node, NodeKind};
-use crate::resource::{AttrType, Constraint, PathSeg, Schema, Value, Violation};
+use std::collections::BTreeMap;
+
+use crate::resource::{Address, AttrType, Attrs, Constraint, PathSeg, ResourceKind, Schema, Value, Violation};
 
 /// Unknown and computed attributes, missing required ones.
 pub(crate) fn check_names(src: &Sources, schema: &Schema, res: &RawResource) -> Vec<ConfigError> {
@@ -79,10 +81,59 @@ pub(crate) fn check_value(src: &Sources, schema: &Schema, kind: &str, a: &Entry,
     }
 }
 
+/// The kind's own plan-time checks ([`ResourceKind::validate_declared`] and
+/// [`ResourceKind::validate`]) with nothing known but the plans: what `kprov validate` can tell
+/// (the plan stage runs them again with what the state and AWS know). `attrs` are the
+/// instance's evaluated attributes; schema defaults are added here. A message starting with
+/// `` `attr` `` is located at that attribute's value, others at the resource's header.
+pub(crate) fn check_kind(
+    src: &Sources,
+    kind: &dyn ResourceKind,
+    res: &RawResource,
+    address: &Address,
+    attrs: &BTreeMap<String, Tmpl>,
+) -> Vec<ConfigError> {
+    let mut declared = Attrs::new();
+    let mut known = Attrs::new();
+    for s in kind.schema().inputs() {
+        let value = match attrs.get(s.name) {
+            Some(t) => Some(t.clone()),
+            None => s.default.clone().map(Tmpl::Lit),
+        };
+        if let Some(t) = value {
+            if let Tmpl::Lit(v) = &t {
+                known.insert(s.name.to_string(), v.clone());
+            }
+            declared.insert(s.name.to_string(), shape(&t));
+        }
+    }
+    let mut errors = Vec::new();
+    for m in [kind.validate_declared(&declared).err(), kind.validate(&known, None).err()].into_iter().flatten() {
+        let attr =
+            m.strip_prefix('`').and_then(|r| r.split_once('`')).map(|(a, _)| a.split(['[', '.']).next().unwrap_or(a));
+        let span = attr.and_then(|a| res.attrs.iter().find(|e| e.key == a)).map_or(res.loc, |e| e.value.span);
+        errors.push(src.error(span, format!("{address}: {m}")));
+    }
+    errors
+}
+
+/// A value with everything not known yet as `null`, keeping the structure the plan declares
+/// (list lengths, table keys), as [`ResourceKind::validate_declared`] expects.
+fn shape(t: &Tmpl) -> Value {
+    match t {
+        Tmpl::Lit(v) => v.clone(),
+        Tmpl::Ref { .. } | Tmpl::Concat(_) => Value::Null,
+        Tmpl::List(items) => Value::Array(items.iter().map(shape).collect()),
+        Tmpl::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+    }
+}
+
 /// Where a value's problem is reported: its span, or, for an attribute whose whole value is
 /// one variable (`"${var.vpc_cidr}"`), the variable's value in effect (the overlay's, where
 /// the mistake is), naming the attribute that uses it.
 pub(crate) struct Origin<'a> {
+    /// The resource instance, named in the message.
+    pub address: &'a crate::resource::Address,
     pub node: &'a Node,
     /// `(var name, span of its value)`.
     pub var: Option<(&'a str, Span)>,
@@ -136,10 +187,17 @@ pub(crate) fn check_constraints(
                 src.error_labelled(
                     span,
                     "invalid value",
-                    format!("{} (the value of var.{name}, used by `{}` at {used})", viol.message, a.key),
+                    format!(
+                        "{}: {} (the value of var.{name}, used by `{}` at {used})",
+                        origin.address, viol.message, a.key
+                    ),
                 )
             }
-            None => src.error_labelled(nested_span(origin.node, &viol.path), "invalid value", viol.message),
+            None => src.error_labelled(
+                nested_span(origin.node, &viol.path),
+                "invalid value",
+                format!("{}: {}", origin.address, viol.message),
+            ),
         })
         .collect()
 }
