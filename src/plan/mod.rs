@@ -172,6 +172,9 @@ pub enum PlanError {
     /// A kind's own validation refused the declared resource (see [`validate`]).
     #[error("{loc}: {address}: {message}")]
     Invalid { loc: crate::config::SourceLoc, address: Address, message: String },
+    /// A read that checks values against what exists in the region failed.
+    #[error("checking {what}: {source}")]
+    Lookup { what: &'static str, source: crate::resource::ResourceError },
     /// Several refusals found in one run, one line each (each starting with its location).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Many(Vec<PlanError>),
@@ -216,6 +219,8 @@ pub async fn make(
             }
         };
         validate::check(stack, registry, &lookup, &|a| recorded(a).filter(|r| r.id.is_some()).map(|r| &r.attributes))?;
+        // Reads only: the zones, instance types and versions the plans name exist.
+        validate::reads::check(stack, registry).await?;
     }
     let refreshed = refresh(registry, cx, state_or_empty).await?;
     if destroy {

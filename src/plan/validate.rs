@@ -16,6 +16,7 @@
 //! through `lookup`; values not known yet are left out, and kinds only check what is present.
 
 mod network;
+pub mod reads;
 
 use crate::config::Tmpl;
 

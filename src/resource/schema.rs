@@ -212,6 +212,11 @@ pub enum Constraint {
     /// letter (`us-east-1a`) or a Local Zone suffix (`us-west-2-lax-1a`). Whether the zone
     /// exists is checked by `plan` (it needs a read, see `plan::checks`).
     Zone,
+    /// A value that must exist in the account's region, which only an AWS read can tell (an
+    /// availability zone, an instance type, a Kubernetes or add-on version). Not checked
+    /// offline: `plan` asks the registry's [`super::Catalog`], one read per fact for every
+    /// resource at once (see `plan::validate::reads`).
+    Exists(Fact),
     /// A string that starts with `prefix` (an URL scheme, `alias/`).
     Prefix(&'static str),
     /// A string that does not start with `prefix` (names AWS reserves).
@@ -353,10 +358,45 @@ impl Constraint {
             Constraint::Arn { service, resource } => format!("ARN `arn:aws:{service}:…:{resource}…`"),
             Constraint::Name { min, max, chars_doc, .. } => format!("{min}–{max} characters: {chars_doc}"),
             Constraint::Zone => "an availability zone of the stack's region".to_string(),
+            Constraint::Exists(f) => format!("{} (checked by `plan`)", f.describe()),
             Constraint::Prefix(p) => format!("starts with `{p}`"),
             Constraint::NotPrefix(p) => format!("does not start with `{p}`"),
             Constraint::Each(inner) => format!("each element: {}", inner.describe()),
             Constraint::Check { doc, .. } => doc.to_string(),
+        }
+    }
+}
+
+/// What [`Constraint::Exists`] asks AWS about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fact {
+    /// An availability zone of the region (EC2 DescribeAvailabilityZones).
+    AvailabilityZone,
+    /// An instance type offered in the region (EC2 DescribeInstanceTypeOfferings); on a list,
+    /// every element.
+    InstanceType,
+    /// A Kubernetes version EKS offers (EKS DescribeClusterVersions).
+    KubernetesVersion,
+    /// A version of the add-on named by the resource's `addon_name` (EKS DescribeAddonVersions).
+    AddonVersion,
+}
+
+impl Fact {
+    /// What is read, for messages about the read itself.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Fact::AvailabilityZone => "the region's availability zones",
+            Fact::InstanceType => "the region's instance type offerings",
+            Fact::KubernetesVersion => "the Kubernetes versions EKS offers",
+            Fact::AddonVersion => "the EKS add-on versions",
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fact::AvailabilityZone => "a zone that exists in the region",
+            Fact::InstanceType => "instance types offered in the region",
+            Fact::KubernetesVersion => "a Kubernetes version EKS offers",
+            Fact::AddonVersion => "a version that exists for the add-on",
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
 use crate::resource::{
-    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
 };
 
 pub struct Subnet {
@@ -31,6 +31,7 @@ impl Subnet {
             AttrSchema::required("availability_zone", AttrType::String)
                 .force_new()
                 .constraint(Constraint::Zone)
+                .constraint(Constraint::Exists(Fact::AvailabilityZone))
                 .doc("e.g. us-east-1a; `plan` checks that the zone exists in the region."),
             AttrSchema::optional("map_public_ip_on_launch", AttrType::Bool)
                 .default(json!(false))
