@@ -13,6 +13,7 @@
 //! shared by all clients made from one configuration.
 
 pub mod acm;
+pub mod catalog;
 pub mod ec2;
 pub mod ecr;
 pub mod eks;
@@ -89,6 +90,10 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
     let dns = route53::Dns::new(aws_sdk_route53::Client::new(sdk));
     route53::register(&mut reg, dns.clone());
     acm::register(&mut reg, aws_sdk_acm::Client::new(sdk), dns);
+    reg.set_catalog(Some(Arc::new(catalog::AwsCatalog {
+        ec2: aws_sdk_ec2::Client::new(sdk),
+        eks: aws_sdk_eks::Client::new(sdk),
+    })));
     reg
 }
 
@@ -96,12 +101,32 @@ pub fn registry(sdk: &SdkConfig) -> Registry {
 /// Only for schema validation and graph printing; calling a kind's API methods fails.
 pub fn offline_registry() -> Registry {
     let sdk = SdkConfig::builder().region(Region::new("us-east-1")).behavior_version(BehaviorVersion::latest()).build();
-    registry(&sdk)
+    let mut reg = registry(&sdk);
+    // Offline: nothing may be looked up.
+    reg.set_catalog(None);
+    reg
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/resources.md is generated from the schemas; this fails when it is stale.
+    #[test]
+    fn resources_doc_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::resource::docs::RESOURCES_MD);
+        let want = crate::resource::docs::resources_markdown(&offline_registry());
+        if std::env::var_os("KPROV_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/resources.md");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/resources.md is stale (the resource schemas changed); regenerate it with:\n  \
+             KPROV_BLESS=1 cargo test --lib resources_doc_is_current"
+        );
+    }
 
     #[test]
     fn offline_registry_has_the_ec2_kinds() {

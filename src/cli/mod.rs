@@ -11,6 +11,7 @@ pub mod lint;
 pub mod logging;
 pub mod plan;
 pub mod state;
+pub mod validate;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Check the plans against the platform's security rules (no AWS access)
     Lint(lint::LintArgs),
+    /// Check the plans offline: every check that needs no AWS call and no state (exit 1 on error)
+    Validate(validate::ValidateArgs),
     /// Detect drift: changed, missing and unmanaged resources (read-only; exit 2 on drift)
     Drift(drift::DriftArgs),
     /// Print the least-privilege IAM policy the runner needs to apply the plans (no AWS access)
@@ -100,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Graph(a) => graph::run(&cli.global, a).await,
         Command::Drift(a) => drift::run(&cli.global, a).await,
         Command::Lint(a) => lint::run(&cli.global, a).await,
+        Command::Validate(a) => validate::run(&cli.global, a).await,
         Command::IamPolicy(a) => iam_policy::run(&cli.global, a).await,
         Command::State(a) => state::run(&cli.global, a).await,
         Command::ForceUnlock(a) => state::force_unlock(&cli.global, a).await,

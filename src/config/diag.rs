@@ -116,6 +116,14 @@ pub enum ConfigError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(Box<Located>),
+    /// Several problems found in one run (in file order), so that one run reports them all.
+    /// `Display` is one line per problem, each starting with its `path:line:col: `.
+    #[error("{}", lines(errors))]
+    #[diagnostic(code(kprov::config::many))]
+    Many {
+        #[related]
+        errors: Vec<ConfigError>,
+    },
 }
 
 impl ConfigError {
@@ -123,13 +131,53 @@ impl ConfigError {
         ConfigError::Io { loc: SourceLoc { file: path.to_path_buf(), line: 1, col: 1 }, message: message.into() }
     }
 
-    /// Where the problem is.
+    /// Where the problem is (the first one's, for several).
     pub fn loc(&self) -> &SourceLoc {
         match self {
             ConfigError::Io { loc, .. } | ConfigError::UnknownEnv { loc, .. } => loc,
             ConfigError::Syntax(l) | ConfigError::Invalid(l) => &l.loc,
+            ConfigError::Many { errors } => match errors.first() {
+                Some(e) => e.loc(),
+                None => unreachable!("ConfigError::Many is only made from two or more errors"),
+            },
         }
     }
+
+    /// One error for a list of them: itself for one, [`ConfigError::Many`] for more (sorted by
+    /// location, so a run reports them in file order); `None` for none.
+    pub fn from_list(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        errors = errors.into_iter().flat_map(ConfigError::into_errors).collect();
+        errors.sort_by(|a, b| {
+            let (a, b) = (a.loc(), b.loc());
+            (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col))
+        });
+        errors.dedup_by(|a, b| a.to_string() == b.to_string());
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ConfigError::Many { errors }),
+        }
+    }
+
+    /// The single problems: the list of a [`ConfigError::Many`], or this one.
+    pub fn errors(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many { errors } => errors.iter().collect(),
+            one => vec![one],
+        }
+    }
+
+    fn into_errors(self) -> Vec<ConfigError> {
+        match self {
+            ConfigError::Many { errors } => errors,
+            one => vec![one],
+        }
+    }
+}
+
+fn lines(errors: &[ConfigError]) -> String {
+    let v: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    v.join("\n")
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -159,6 +207,14 @@ pub struct Located {
 /// Close means a small edit distance (typos, swapped letters) or a high Jaro-Winkler
 /// similarity (a shared prefix, as in `cidr` → `cidr_block`).
 pub(crate) fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    match closest(name, candidates) {
+        Some(c) => format!("; did you mean `{c}`?"),
+        None => String::new(),
+    }
+}
+
+/// The candidate closest to `name`, if one is close (see [`did_you_mean`]).
+pub(crate) fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let max_edits = (name.chars().count() / 3).max(1);
     let score = |edits: usize, jw: f64, c: &str| {
         let len = name.chars().count().max(c.chars().count()).max(1);
@@ -169,10 +225,7 @@ pub(crate) fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = 
         .map(|c| (strsim::osa_distance(name, c), strsim::jaro_winkler(name, c), c))
         .filter(|(edits, jw, _)| *edits <= max_edits || *jw >= 0.85)
         .max_by(|a, b| score(a.0, a.1, a.2).total_cmp(&score(b.0, b.1, b.2)));
-    match best {
-        Some((_, _, c)) => format!("; did you mean `{c}`?"),
-        None => String::new(),
-    }
+    best.map(|(_, _, c)| c)
 }
 
 /// `a, b, c` with backticks, for "expected one of" messages.

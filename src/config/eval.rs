@@ -182,12 +182,33 @@ impl<'a> Evaluator<'a> {
             NodeKind::Table(entries) => {
                 let mut m = BTreeMap::new();
                 for e in entries {
-                    m.insert(e.key.clone(), self.eval_node(&e.value, scope)?);
+                    let key = self.eval_key(&e.key, e.key_span, scope)?;
+                    if m.contains_key(&key) {
+                        return Err(self.err(e.key_span, format!("the key `{key}` is in this table twice")));
+                    }
+                    m.insert(key, self.eval_node(&e.value, scope)?);
                 }
                 map(m)
             }
             _ => Tmpl::Lit(node.to_value()),
         })
+    }
+
+    /// A table key: `${...}` in it is evaluated like in a string value
+    /// (`"k8s.io/cluster-autoscaler/${local.cluster_name}" = "owned"`). A key must be a string
+    /// known now: a reference to a resource attribute is refused (the key of a tag, a label
+    /// or a table entry cannot wait until apply).
+    fn eval_key(&mut self, key: &str, span: Span, scope: Scope) -> Result<String, ConfigError> {
+        if !key.contains("${") {
+            return Ok(key.to_string());
+        }
+        // The key's span includes its quotes; positions inside it are not mapped.
+        let t = self.eval_string(key, Origin { base: None, whole: span }, scope)?;
+        match self.known(t, span, "a table key")? {
+            Value::String(k) => Ok(k),
+            v @ (Value::Number(_) | Value::Bool(_)) => Ok(v.to_string()),
+            other => Err(self.err(span, format!("a table key must be a string, got {}", funcs::describe(&other)))),
+        }
     }
 
     /// `t` as a plain value, or an error saying that `what` must be known before apply.

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::diag::{ConfigError, Sources};
+use super::diag::{ConfigError, Sources, Span};
 use super::eval::{self, Evaluator, Place, Scope};
 use super::load::RawPlan;
 use super::model::{ResourceDecl, Tmpl};
+use super::node::{Node, NodeKind};
 use super::validate;
 use crate::resource::{Address, Registry, Value};
 
@@ -34,6 +35,9 @@ pub(crate) fn default_tags(
     Ok(tags)
 }
 
+/// Every resource's instances. Problems are collected, not returned at the first: one run
+/// reports every mistake in the plans (an attribute whose value cannot be evaluated is
+/// reported and left out; the resource's other attributes are still checked).
 pub(crate) fn expand(
     src: &Sources,
     registry: &Registry,
@@ -42,43 +46,95 @@ pub(crate) fn expand(
     default_tags: &BTreeMap<String, Tmpl>,
 ) -> Result<Vec<ResourceDecl>, ConfigError> {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for (idx, res) in plan.resources.iter().enumerate() {
         // The loader only accepts registered kinds.
         let Some(schema) = registry.schema(&res.kind) else {
             continue;
         };
-        validate::check_names(src, schema, res)?;
-        let lifecycle = super::lifecycle::parse(src, schema, res)?;
-        let instances: Vec<(Option<String>, Option<Value>)> = match ev.instances(idx)? {
-            None => vec![(None, None)],
-            Some(inst) => inst.into_iter().map(|(k, v)| (Some(k), Some(v))).collect(),
+        errors.extend(validate::check_names(src, schema, res));
+        let lifecycle = match super::lifecycle::parse(src, schema, res) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                Default::default()
+            }
+        };
+        let instances: Vec<(Option<String>, Option<Value>)> = match ev.instances(idx) {
+            Ok(None) => vec![(None, None)],
+            Ok(Some(inst)) => inst.into_iter().map(|(k, v)| (Some(k), Some(v))).collect(),
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
         };
         for (key, value) in &instances {
             let each = key.as_deref().zip(value.as_ref());
             let scope = Scope { place: Place::Resource, each };
+            let address = Address::new(&res.kind, &res.name, key.clone());
             let mut attrs = BTreeMap::new();
+            let mut attr_locs = BTreeMap::new();
+            // The kind's checks need every attribute: not run when one could not be evaluated.
+            let mut complete = true;
             for a in &res.attrs {
-                let t = ev.eval_node(&a.value, scope)?;
-                validate::check_value(src, schema, &res.kind, a, &t)?;
+                let t = match ev.eval_node(&a.value, scope) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.push(e);
+                        complete = false;
+                        continue;
+                    }
+                };
+                match validate::check_value(src, schema, &res.kind, a, &t) {
+                    Ok(()) => {
+                        let origin =
+                            validate::Origin { address: &address, node: &a.value, var: whole_variable(plan, &a.value) };
+                        errors.extend(validate::check_constraints(src, schema, &plan.region, a, &t, &origin));
+                    }
+                    Err(e) => errors.push(e),
+                }
+                attr_locs.insert(a.key.clone(), src.loc(a.value.span));
                 attrs.insert(a.key.clone(), t);
             }
             if !default_tags.is_empty() && schema.get("tags").is_some() {
                 merge_tags(&mut attrs, default_tags);
             }
+            if let Some(kind) = registry.get(&res.kind).filter(|_| complete) {
+                errors.extend(validate::check_kind(src, kind.as_ref(), res, &address, &attrs));
+            }
             let depends_on = match &res.depends_on {
-                Some(node) => ev.depends_on(node, scope)?,
+                Some(node) => match ev.depends_on(node, scope) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        errors.push(e);
+                        Vec::new()
+                    }
+                },
                 None => Vec::new(),
             };
             out.push(ResourceDecl {
-                address: Address::new(&res.kind, &res.name, key.clone()),
+                address,
                 attrs,
                 depends_on,
                 lifecycle: lifecycle.clone(),
                 loc: src.loc(res.loc),
+                attr_locs,
             });
         }
     }
-    Ok(out)
+    match ConfigError::from_list(errors) {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// For a value written as one variable alone (`"${var.vpc_cidr}"`): the variable's name and
+/// where its value in effect is written (the overlay, when it sets it).
+fn whole_variable<'p>(plan: &'p RawPlan, node: &Node) -> Option<(&'p str, Span)> {
+    let NodeKind::Str { value, .. } = &node.kind else { return None };
+    let name = value.trim().strip_prefix("${var.")?.strip_suffix('}')?.trim();
+    let (name, var) = plan.variables.get_key_value(name)?;
+    Some((name.as_str(), var.span))
 }
 
 /// `tags` = `defaults` overridden by the resource's own tags. A `tags` that is a whole

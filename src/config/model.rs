@@ -96,6 +96,9 @@ pub struct ResourceDecl {
     pub lifecycle: Lifecycle,
     /// Where the resource's table starts.
     pub loc: SourceLoc,
+    /// Where each attribute's value is written (for errors about one attribute, such as a
+    /// kind's plan-time check).
+    pub attr_locs: BTreeMap<String, SourceLoc>,
 }
 
 /// `lifecycle = { create_before_destroy, prevent_destroy, ignore_changes }` of one resource.
@@ -119,6 +122,11 @@ impl ResourceDecl {
         deps.sort();
         deps.dedup();
         deps
+    }
+
+    /// Where attribute `name` is set, or the resource's table when it is not set there.
+    pub fn attr_loc(&self, name: &str) -> &SourceLoc {
+        self.attr_locs.get(name).unwrap_or(&self.loc)
     }
 }
 

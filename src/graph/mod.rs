@@ -165,6 +165,7 @@ mod tests {
             depends_on: vec![],
             lifecycle: Default::default(),
             loc: SourceLoc { file: "plans/x.toml".into(), line, col: 1 },
+            attr_locs: Default::default(),
         }
     }
 

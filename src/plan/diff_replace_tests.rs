@@ -103,6 +103,7 @@ fn decl(address: &str, attrs: Vec<(&str, Tmpl)>, lifecycle: Lifecycle) -> Resour
         depends_on: vec![],
         lifecycle,
         loc: SourceLoc { file: "plans/x.toml".into(), line: 3, col: 1 },
+        attr_locs: Default::default(),
     }
 }
 

@@ -190,6 +190,28 @@ pub enum PlanError {
          remove prevent_destroy (or the change that forces it) to go ahead"
     )]
     PreventDestroy { loc: crate::config::SourceLoc, address: Address, action: &'static str },
+    /// A read that checks values against what exists in the region failed.
+    #[error("checking {what}: {source}")]
+    Lookup { what: &'static str, source: crate::resource::ResourceError },
+    /// Several refusals found in one run, one line each (each starting with its location).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<PlanError>),
+}
+
+impl PlanError {
+    /// One error for a list of them (in file order); `None` for none.
+    pub fn from_list(mut errors: Vec<PlanError>) -> Option<PlanError> {
+        let loc = |e: &PlanError| match e {
+            PlanError::Invalid { loc, .. } => Some((loc.file.clone(), loc.line, loc.col)),
+            _ => None,
+        };
+        errors.sort_by_key(loc);
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(PlanError::Many(errors)),
+        }
+    }
 }
 
 /// Build the graph, refresh what the state records, and diff: the whole of `kprov plan`.
@@ -215,6 +237,8 @@ pub async fn make(
             }
         };
         validate::check(stack, registry, &lookup, &|a| recorded(a).filter(|r| r.id.is_some()).map(|r| &r.attributes))?;
+        // Reads only: the zones, instance types and versions the plans name exist.
+        validate::reads::check(stack, registry).await?;
     }
     let refreshed = refresh(registry, cx, state_or_empty).await?;
     if destroy {

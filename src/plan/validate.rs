@@ -16,6 +16,7 @@
 //! through `lookup`; values not known yet are left out, and kinds only check what is present.
 
 mod network;
+pub mod reads;
 
 use crate::config::Tmpl;
 
@@ -31,7 +32,7 @@ fn shape(t: &Tmpl, lookup: &Lookup<'_>) -> Value {
 
 use super::diff::desired_with_defaults;
 use super::PlanError;
-use crate::config::Stack;
+use crate::config::{ResourceDecl, Stack};
 use crate::resource::{Address, Attrs, Registry, Value};
 
 /// Resolves `${kind.name.attr}` for a resource that exists (`None`: not known yet).
@@ -39,14 +40,15 @@ pub type Lookup<'a> = dyn Fn(&Address, &str) -> Option<Value> + 'a;
 /// The attributes the resource at an address has now, if it exists.
 pub type Prior<'a> = dyn Fn(&Address) -> Option<&'a Attrs> + 'a;
 
-/// Run every declared resource's kind-specific validation; the first failure is returned with
-/// the resource's address and location.
+/// Run every declared resource's kind-specific validation and the network checks; every
+/// failure is reported (one run, every mistake), each at the attribute it names — a message
+/// that starts with `` `attr` `` is located at that attribute's value — or else at the
+/// resource's declaration.
 pub fn check(stack: &Stack, registry: &Registry, lookup: &Lookup<'_>, prior: &Prior<'_>) -> Result<(), PlanError> {
-    network::check(stack).map_err(|p| PlanError::Invalid {
-        loc: p.decl.loc.clone(),
-        address: p.decl.address.clone(),
-        message: p.message,
-    })?;
+    let mut errors = Vec::new();
+    for p in network::check(stack) {
+        errors.push(invalid(p.decl, p.message));
+    }
     for decl in &stack.resources {
         let Some(kind) = registry.get(&decl.address.kind) else { continue };
         let desired: Attrs = desired_with_defaults(decl, kind.schema())
@@ -57,9 +59,24 @@ pub fn check(stack: &Stack, registry: &Registry, lookup: &Lookup<'_>, prior: &Pr
             .iter()
             .map(|(name, t)| (name.clone(), shape(t, lookup)))
             .collect();
-        let invalid = |message| PlanError::Invalid { loc: decl.loc.clone(), address: decl.address.clone(), message };
-        kind.validate_declared(&declared).map_err(invalid)?;
-        kind.validate(&desired, prior(&decl.address)).map_err(invalid)?;
+        if let Err(m) = kind.validate_declared(&declared) {
+            errors.push(invalid(decl, m));
+        }
+        if let Err(m) = kind.validate(&desired, prior(&decl.address)) {
+            errors.push(invalid(decl, m));
+        }
     }
-    Ok(())
+    match PlanError::from_list(errors) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// A refusal of `decl`, at the attribute the message starts with (`` `attr` ``), if it is set.
+fn invalid(decl: &ResourceDecl, message: String) -> PlanError {
+    let attr = message.strip_prefix('`').and_then(|m| m.split_once('`')).map(|(a, _)| a);
+    // `ingress[1]` or `policy.Statement`: the attribute is the leading name.
+    let attr = attr.map(|a| a.split(['[', '.']).next().unwrap_or(a));
+    let loc = attr.map_or(&decl.loc, |a| decl.attr_loc(a)).clone();
+    PlanError::Invalid { loc, address: decl.address.clone(), message }
 }

@@ -9,6 +9,7 @@
 
 pub mod address;
 pub mod cx;
+pub mod docs;
 pub mod error;
 pub mod registry;
 pub mod schema;
@@ -21,7 +22,7 @@ pub use address::Address;
 pub use cx::{Cx, Owner};
 pub use error::ResourceError;
 pub use registry::Registry;
-pub use schema::{AttrSchema, AttrType, Schema};
+pub use schema::{AttrSchema, AttrType, Cidr, Constraint, Fact, PathSeg, Schema, Violation};
 
 /// Attribute values are JSON values; maps are sorted so that state and plan output are stable.
 pub type Value = serde_json::Value;
@@ -93,6 +94,24 @@ pub fn tags_of(attrs: &Attrs) -> Vec<(String, String)> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// One value to look up for a [`Fact`]: `value`, and for add-on versions the add-on's name as
+/// `context`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Query {
+    pub context: Option<String>,
+    pub value: String,
+}
+
+/// What exists, for [`Fact`]s only a read can tell (defined here, implemented in `aws/`, so
+/// that the plan stage stays AWS-free). Each call is one batched read (or one paginated list)
+/// for all the queries of a fact.
+#[async_trait::async_trait]
+pub trait Catalog: Send + Sync {
+    /// Of `queries`, the ones that exist, and a short list of what does (for the message, e.g.
+    /// "us-east-1a, us-east-1b, …"; empty when there is nothing useful to say).
+    async fn existing(&self, fact: Fact, queries: &[Query]) -> Result<(Vec<Query>, String), ResourceError>;
 }
 
 /// The contract one resource kind implements. Every method is idempotent and safe to re-run

@@ -3,11 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{ResourceKind, Schema};
+use super::{Catalog, ResourceKind, Schema};
 
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+    /// What the plan stage asks about values only an AWS read can check (none: not checked,
+    /// as for the simulated cloud and offline loading).
+    catalog: Option<Arc<dyn Catalog>>,
 }
 
 impl Registry {
@@ -29,5 +32,11 @@ impl Registry {
     }
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.kinds.keys().copied()
+    }
+    pub fn set_catalog(&mut self, catalog: Option<Arc<dyn Catalog>>) {
+        self.catalog = catalog;
+    }
+    pub fn catalog(&self) -> Option<&Arc<dyn Catalog>> {
+        self.catalog.as_ref()
     }
 }

@@ -20,6 +20,7 @@ pub fn decl(addr: &str, attrs: &[(&str, Tmpl)]) -> ResourceDecl {
         depends_on: vec![],
         lifecycle: Default::default(),
         loc: SourceLoc { file: "plans/sim.toml".into(), line: 1, col: 1 },
+        attr_locs: Default::default(),
     }
 }
 

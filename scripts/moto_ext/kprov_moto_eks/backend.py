@@ -568,6 +568,22 @@ def list_addons(backend, name, max_results=None, next_token=None):
     return paginate(sorted(ext(cluster).addons), max_results, next_token)
 
 
+def describe_cluster_versions(max_results=None, next_token=None):
+    """DescribeClusterVersions: the Kubernetes versions the emulated EKS accepts (all in standard
+    support here; kprov only reads `clusterVersion`)."""
+    infos = [
+        {
+            "clusterVersion": v,
+            "clusterType": "eks",
+            "defaultPlatformVersion": catalog.PLATFORM_VERSION,
+            "defaultVersion": v == catalog.DEFAULT_VERSION,
+            "versionStatus": "STANDARD_SUPPORT",
+        }
+        for v in catalog.SUPPORTED_VERSIONS
+    ]
+    return paginate(infos, max_results, next_token)
+
+
 def describe_addon_versions(k8s_version=None, addon_name=None, max_results=None, next_token=None):
     names = sorted(catalog.ADDONS)
     if addon_name:

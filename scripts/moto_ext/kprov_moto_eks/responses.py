@@ -20,6 +20,7 @@ NEW_PATHS = [
     "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$",
     "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$",
     "{0}/addons/supported-versions$",
+    "{0}/cluster-versions$",
     "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$",
     "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$",
     "{0}/clusters/(?P<name>[^/]+)/access-entries$",
@@ -203,6 +204,11 @@ def list_addons(self):
     return _page("addons", names, token)
 
 
+def describe_cluster_versions(self):
+    infos, token = b.describe_cluster_versions(self._get_param("maxResults"), self._get_param("nextToken"))
+    return _page("clusterVersions", infos, token)
+
+
 def describe_addon_versions(self):
     infos, token = b.describe_addon_versions(
         self._get_param("kubernetesVersion"),
@@ -340,6 +346,7 @@ ADDED = [
     delete_addon,
     list_addons,
     describe_addon_versions,
+    describe_cluster_versions,
     create_pod_identity_association,
     describe_pod_identity_association,
     update_pod_identity_association,

@@ -26,8 +26,10 @@ use super::Client;
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::route53::{bare_zone_id, canonical_name, Dns};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str, Found, ReadOne};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const SETTINGS: &[&str] = &["zone_id"];
 const RECORDS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -49,9 +51,17 @@ type Validation = (String, String);
 impl Certificate {
     pub fn new(client: Client, dns: Dns) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("domain_name", AttrType::String).force_new(),
-            shared::set_attr("subject_alternative_names").force_new(),
-            AttrSchema::optional("validation_method", AttrType::String).default(json!("DNS")).force_new(),
+            AttrSchema::required("domain_name", AttrType::String)
+                .force_new()
+                .constraint(Constraint::check_fn(DOMAIN_DOC, domain_problem)),
+            shared::set_attr("subject_alternative_names")
+                .force_new()
+                .constraint(Constraint::each(Constraint::check_fn(DOMAIN_DOC, domain_problem))),
+            AttrSchema::optional("validation_method", AttrType::String)
+                .default(json!("DNS"))
+                .force_new()
+                .one_of(&["DNS"])
+                .doc("Only DNS validation is supported."),
             AttrSchema::optional("zone_id", AttrType::String)
                 .force_new()
                 .normalize(|v| v.as_str().map(|s| json!(bare_zone_id(s))).unwrap_or_else(|| v.clone()))
@@ -61,19 +71,6 @@ impl Certificate {
             AttrSchema::computed("status", AttrType::String),
         ]);
         Certificate { client, dns, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        shared::check_str_in(spec, "validation_method", &["DNS"])?;
-        let names = std::iter::once(spec.req_str("domain_name")?.to_string())
-            .chain(shared::str_list(spec, "subject_alternative_names"));
-        for n in names {
-            let bare = n.strip_prefix("*.").unwrap_or(&n);
-            if n.len() > 253 || !bare.contains('.') || bare.contains('*') || bare.split('.').any(str::is_empty) {
-                return Err(invalid(spec, format!("{n:?} is not a domain name a certificate can cover")));
-            }
-        }
-        Ok(())
     }
 
     /// `IdempotencyToken`: at most 32 word characters.
@@ -174,6 +171,19 @@ impl ReadOne for Certificate {
     }
 }
 
+const DOMAIN_DOC: &str = "a domain name, optionally `*.` first; at most 253 characters";
+
+/// A name a certificate can cover (RequestCertificate DomainName, ACM API Reference: up to
+/// 253 characters, a wildcard only as the first label).
+fn domain_problem(v: &Value) -> Result<(), String> {
+    let Some(n) = v.as_str() else { return Ok(()) };
+    let bare = n.strip_prefix("*.").unwrap_or(n);
+    if n.len() > 253 || !bare.contains('.') || bare.contains('*') || bare.split('.').any(str::is_empty) {
+        return Err(format!("{n:?} is not a domain name a certificate can cover"));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl ResourceKind for Certificate {
     fn kind(&self) -> &'static str {
@@ -188,7 +198,6 @@ impl ResourceKind for Certificate {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let sans = shared::str_list(spec, "subject_alternative_names");
         let out = self
             .client
@@ -215,7 +224,6 @@ impl ResourceKind for Certificate {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         tags::reconcile(self, &prior.id, prior, spec, SETTINGS).await?;
         shared::read_back(self, cx, &prior.id).await
     }

@@ -23,9 +23,9 @@ use serde_json::json;
 use super::Client;
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
+use crate::aws::shared::{self, put_str, Found, ReadOne};
 use crate::resource::{
-    sensitive, AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+    sensitive, AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
 };
 
 pub struct ImportedCertificate {
@@ -43,12 +43,15 @@ impl ImportedCertificate {
         let schema = Schema::new(vec![
             AttrSchema::required("certificate_body", AttrType::String)
                 .normalize(trim_pem)
+                .constraint(Constraint::check_fn("PEM text (-----BEGIN CERTIFICATE…)", |v| pem(v, "CERTIFICATE")))
                 .doc("The certificate, PEM. Public: kept in state in clear."),
             AttrSchema::required("private_key", AttrType::String)
                 .sensitive()
+                .constraint(Constraint::check_fn("PEM text (-----BEGIN … PRIVATE KEY…)", |v| pem(v, "PRIVATE KEY")))
                 .doc("The certificate's private key, PEM (unencrypted). Sensitive and write-only."),
             AttrSchema::optional("certificate_chain", AttrType::String)
                 .normalize(trim_pem)
+                .constraint(Constraint::check_fn("PEM text (-----BEGIN CERTIFICATE…)", |v| pem(v, "CERTIFICATE")))
                 .doc("Intermediate certificates, PEM."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
@@ -56,20 +59,6 @@ impl ImportedCertificate {
             AttrSchema::computed("status", AttrType::String),
         ]);
         ImportedCertificate { client, schema }
-    }
-
-    /// Shape checks only: a message must never quote the key.
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let pem = |name: &str, what: &str| -> Result<(), ResourceError> {
-            match spec.str(name) {
-                None => Ok(()),
-                Some(s) if s.contains("-----BEGIN ") && s.contains(what) => Ok(()),
-                Some(_) => Err(invalid(spec, format!("`{name}` must be PEM text (-----BEGIN {what}…)"))),
-            }
-        };
-        pem("certificate_body", "CERTIFICATE")?;
-        pem("certificate_chain", "CERTIFICATE")?;
-        pem("private_key", "PRIVATE KEY")
     }
 
     /// ImportCertificate; with `arn`, a re-import over an existing certificate.
@@ -134,6 +123,17 @@ impl ReadOne for ImportedCertificate {
     }
 }
 
+/// `v` is PEM text of a `what` (ImportCertificate takes PEM-encoded blobs, ACM API Reference).
+/// The message never repeats the value: a private key is sensitive.
+fn pem(v: &Value, what: &str) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if !(s.contains("-----BEGIN ") && s.contains(what)) => {
+            Err(format!("must be PEM text (-----BEGIN {what}…)"))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[async_trait::async_trait]
 impl ResourceKind for ImportedCertificate {
     fn kind(&self) -> &'static str {
@@ -148,13 +148,11 @@ impl ResourceKind for ImportedCertificate {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let arn = self.import(cx, spec, None).await?;
         self.read_with_key(cx, &arn, spec).await
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let differs = |name: &str| {
             let want = spec.attrs.get(name).map(|v| self.schema.get(name).map_or(v.clone(), |a| a.canonical(v)));
             match (prior.attrs.get(name), want) {

@@ -20,8 +20,8 @@ use serde_json::json;
 
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::resource::{
-    AttrSchema, AttrType, Attrs, Cx, Observed, Owner, ResourceError, ResourceKind, Spec, Value, TAG_ADDRESS, TAG_ENV,
-    TAG_STACK,
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, Owner, ResourceError, ResourceKind, Spec, Value,
+    TAG_ADDRESS, TAG_ENV, TAG_STACK,
 };
 
 pub type Client = aws_sdk_ec2::Client;
@@ -35,7 +35,35 @@ const KPROV_PREFIX: &str = "kprov:";
 pub fn tags_attr() -> AttrSchema {
     AttrSchema::optional("tags", AttrType::StringMap)
         .default(json!({}))
+        .constraint(Constraint::check_fn(
+            "keys 1–128 characters, values at most 256; no `aws:` or `kprov:` prefix",
+            tags_problem,
+        ))
         .doc("Tags set on the resource, besides kprov's own `kprov:*` ownership tags.")
+}
+
+/// The limits every AWS service shares for user tags: a key of 1–128 characters, a value of
+/// at most 256, and the `aws:` prefix reserved for AWS (EC2 User Guide, "Tag restrictions";
+/// the same in the IAM, EKS, ELB and KMS tagging references). `kprov:` is kprov's own.
+fn tags_problem(v: &Value) -> Result<(), String> {
+    let Some(tags) = v.as_object() else { return Ok(()) };
+    for (k, v) in tags {
+        let len = k.chars().count();
+        if len == 0 || len > 128 {
+            return Err(format!("tag key {k:?} is {len} characters long: must be 1–128"));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!("tag key {k:?}: the `aws:` prefix is reserved for AWS"));
+        }
+        if k.starts_with(KPROV_PREFIX) {
+            return Err(format!("tag key {k:?}: the `{KPROV_PREFIX}` prefix is reserved for kprov's ownership tags"));
+        }
+        let vlen = v.as_str().map_or(0, |s| s.chars().count());
+        if vlen > 256 {
+            return Err(format!("the value of tag {k:?} is {vlen} characters long: must be at most 256"));
+        }
+    }
+    Ok(())
 }
 
 /// A Describe filter.

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const TRAFFIC_TYPES: &[&str] = &["ACCEPT", "REJECT", "ALL"];
 const CLOUDWATCH: &str = "cloud-watch-logs";
@@ -30,8 +32,14 @@ impl FlowLog {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
-            AttrSchema::optional("traffic_type", AttrType::String).default(json!("ALL")).force_new(),
-            AttrSchema::optional("log_destination_type", AttrType::String).default(json!(CLOUDWATCH)).force_new(),
+            AttrSchema::optional("traffic_type", AttrType::String)
+                .default(json!("ALL"))
+                .force_new()
+                .one_of(TRAFFIC_TYPES),
+            AttrSchema::optional("log_destination_type", AttrType::String)
+                .default(json!(CLOUDWATCH))
+                .force_new()
+                .one_of(DESTINATION_TYPES),
             AttrSchema::optional("log_group_name", AttrType::String)
                 .force_new()
                 .doc("CloudWatch Logs group (or give its ARN as log_destination)."),
@@ -40,50 +48,44 @@ impl FlowLog {
                 .doc("ARN of the log group, S3 bucket or Firehose stream."),
             AttrSchema::optional("iam_role_arn", AttrType::String)
                 .force_new()
+                .constraint(Constraint::Arn { service: "iam", resource: "role/" })
                 .doc("Role that lets the service publish to CloudWatch Logs."),
-            AttrSchema::optional("max_aggregation_interval", AttrType::Int).default(json!(600)).force_new(),
+            AttrSchema::optional("max_aggregation_interval", AttrType::Int)
+                .default(json!(600))
+                .force_new()
+                .constraint(Constraint::IntIn(INTERVALS)),
             tags_attr(),
         ]);
         FlowLog { client, schema }
     }
+}
 
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let invalid = |m: &str| Err(ResourceError::invalid(format!("{}: {m}", spec.address)));
-        let one_of = |name: &str, allowed: &[&str]| match spec.str(name) {
-            Some(v) if !allowed.contains(&v) => {
-                Err(ResourceError::invalid(format!("{}: {name} must be one of {allowed:?}, not {v:?}", spec.address)))
-            }
-            _ => Ok(()),
-        };
-        one_of("traffic_type", TRAFFIC_TYPES)?;
-        one_of("log_destination_type", DESTINATION_TYPES)?;
-        if spec.i64("max_aggregation_interval").is_some_and(|i| !INTERVALS.contains(&i)) {
-            return invalid("max_aggregation_interval must be 60 or 600 seconds");
+/// What is wrong with the combination of attributes, if anything (CreateFlowLogs, EC2 API
+/// Reference: CloudWatch Logs delivery takes a log group and a role; S3 and Firehose a
+/// destination ARN; S3 no role). `attrs` is the declared shape (`null`: set, not known yet).
+fn problem(attrs: &Attrs) -> Result<(), String> {
+    let set = |k: &str| attrs.contains_key(k);
+    if attrs.get("log_destination_type").and_then(Value::as_str).unwrap_or(CLOUDWATCH) == CLOUDWATCH {
+        match (set("log_group_name"), set("log_destination")) {
+            (false, false) => return Err("CloudWatch Logs delivery needs log_group_name or log_destination".into()),
+            (true, true) => return Err("`log_destination`: give log_group_name or log_destination, not both".into()),
+            _ => {}
         }
-        let (group, destination, role) =
-            (spec.str("log_group_name"), spec.str("log_destination"), spec.str("iam_role_arn"));
-        if spec.str("log_destination_type").unwrap_or(CLOUDWATCH) == CLOUDWATCH {
-            match (group, destination) {
-                (None, None) => return invalid("CloudWatch Logs delivery needs log_group_name or log_destination"),
-                (Some(_), Some(_)) => return invalid("give log_group_name or log_destination, not both"),
-                _ => {}
-            }
-            if role.is_none() {
-                return invalid("CloudWatch Logs delivery needs iam_role_arn (a role the service can assume)");
-            }
-        } else {
-            if group.is_some() {
-                return invalid("log_group_name is only for CloudWatch Logs delivery; use log_destination");
-            }
-            if destination.is_none() {
-                return invalid("S3 and Firehose delivery need log_destination (an ARN)");
-            }
-            if role.is_some() && spec.str("log_destination_type") == Some("s3") {
-                return invalid("S3 delivery takes no iam_role_arn");
-            }
+        if !set("iam_role_arn") {
+            return Err("CloudWatch Logs delivery needs iam_role_arn (a role the service can assume)".into());
         }
-        Ok(())
+    } else {
+        if set("log_group_name") {
+            return Err("`log_group_name` is only for CloudWatch Logs delivery; use log_destination".into());
+        }
+        if !set("log_destination") {
+            return Err("S3 and Firehose delivery need log_destination (an ARN)".into());
+        }
+        if set("iam_role_arn") && attrs.get("log_destination_type").and_then(Value::as_str) == Some("s3") {
+            return Err("`iam_role_arn`: S3 delivery takes no iam_role_arn".into());
+        }
     }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -130,12 +132,15 @@ impl ResourceKind for FlowLog {
         &self.schema
     }
 
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        problem(declared)
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         common::read_by_ids(self, ids).await
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let interval = spec.i64("max_aggregation_interval").and_then(|i| i32::try_from(i).ok());
         let out = self
             .client

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 /// NAT gateways usually take 1–5 minutes either way; AWS's own waiter gives up after ~10.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -40,22 +40,13 @@ impl NatGateway {
             AttrSchema::optional("connectivity_type", AttrType::String)
                 .default(json!("public"))
                 .force_new()
+                .one_of(&["public", "private"])
                 .doc("`public` (needs allocation_id) or `private`."),
             tags_attr(),
             AttrSchema::computed("private_ip", AttrType::String),
             AttrSchema::computed("public_ip", AttrType::String),
         ]);
         NatGateway { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let invalid = |m: String| Err(ResourceError::invalid(format!("{}: {m}", spec.address)));
-        match (spec.str("connectivity_type").unwrap_or("public"), spec.str("allocation_id")) {
-            ("public", None) => invalid("a public NAT gateway needs allocation_id (an Elastic IP)".into()),
-            ("private", Some(_)) => invalid("a private NAT gateway cannot have an allocation_id".into()),
-            ("public" | "private", _) => Ok(()),
-            (other, _) => invalid(format!("connectivity_type must be \"public\" or \"private\", not {other:?}")),
-        }
     }
 
     /// The gateway as AWS reports it, whatever its state (None when AWS does not know it).
@@ -120,6 +111,17 @@ fn is_gone(state: Option<&NatGatewayState>) -> bool {
     matches!(state, Some(NatGatewayState::Deleting | NatGatewayState::Deleted | NatGatewayState::Failed))
 }
 
+/// What is wrong with the combination of attributes, if anything: a public NAT gateway needs
+/// an Elastic IP, a private one takes none (EC2 API Reference, CreateNatGateway). `attrs` is
+/// the declared shape (a value not known yet is `null` and counts as set).
+fn problem(attrs: &Attrs) -> Result<(), String> {
+    match (attrs.get("connectivity_type").and_then(Value::as_str), attrs.contains_key("allocation_id")) {
+        (Some("public"), false) => Err("`allocation_id` is needed: a public NAT gateway needs an Elastic IP".into()),
+        (Some("private"), true) => Err("`allocation_id`: a private NAT gateway cannot have an Elastic IP".into()),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait::async_trait]
 impl Describe for NatGateway {
     const ID_FILTER: &'static str = "nat-gateway-id";
@@ -154,12 +156,15 @@ impl ResourceKind for NatGateway {
         &self.schema
     }
 
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        problem(declared)
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         common::read_by_ids(self, ids).await
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let out = self
             .client
             .create_nat_gateway()

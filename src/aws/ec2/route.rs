@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::common::{self, filter, put_str, Client};
 use super::route_table::describe_route_tables;
 use crate::aws::error::SdkResultExt;
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 pub struct Route {
     client: Client,
@@ -64,7 +66,9 @@ impl Route {
             // Parent: a route is part of its table and goes with it (DeleteRouteTable, EC2 API
             // reference: the table and its routes are deleted; only associations block it).
             AttrSchema::required("route_table_id", AttrType::String).force_new().parent(),
-            AttrSchema::required("destination_cidr_block", AttrType::String).force_new(),
+            AttrSchema::required("destination_cidr_block", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Cidr { min_prefix: 0, max_prefix: 32 }),
             AttrSchema::optional("gateway_id", AttrType::String).doc("An internet gateway id (igw-…)."),
             AttrSchema::optional("nat_gateway_id", AttrType::String).doc("A NAT gateway id (nat-…)."),
         ]);

@@ -13,18 +13,35 @@ use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 pub struct SecurityGroup {
     client: Client,
     schema: Schema,
 }
 
+const SG_CHARS: &str = "letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*";
+
+fn sg_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
+}
+
 impl SecurityGroup {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::optional("description", AttrType::String).default(json!("Managed by kprov")).force_new(),
+            // CreateSecurityGroup (EC2 API Reference): GroupName and GroupDescription up to 255
+            // characters, in a VPC "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*"; the
+            // name cannot start with `sg-`.
+            AttrSchema::required("name", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Name { min: 1, max: 255, chars: sg_char, chars_doc: SG_CHARS })
+                .constraint(Constraint::NotPrefix("sg-")),
+            AttrSchema::optional("description", AttrType::String)
+                .default(json!("Managed by kprov"))
+                .force_new()
+                .constraint(Constraint::Name { min: 0, max: 255, chars: sg_char, chars_doc: SG_CHARS }),
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),

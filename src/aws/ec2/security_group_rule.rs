@@ -18,7 +18,9 @@ use aws_sdk_ec2::types::{
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 pub struct SecurityGroupRule {
     client: Client,
@@ -43,48 +45,64 @@ enum Source {
     Group(String),
 }
 
-impl RuleDef {
-    fn from_spec(spec: &Spec) -> Result<Self, ResourceError> {
-        let invalid = |m: String| ResourceError::invalid(format!("{}: {m}", spec.address));
-        let egress = match spec.req_str("type")? {
-            "ingress" => false,
-            "egress" => true,
-            other => return Err(invalid(format!("type must be \"ingress\" or \"egress\", not {other:?}"))),
-        };
-        let protocol = spec.req_str("protocol")?;
-        let port = |name: &str| -> Result<Option<i32>, ResourceError> {
-            spec.i64(name)
-                .map(|p| {
-                    i32::try_from(p)
-                        .ok()
-                        .filter(|p| (-1..=65535).contains(p))
-                        .ok_or_else(|| invalid(format!("{name} {p} is out of range")))
-                })
-                .transpose()
-        };
-        let (from, to) = (port("from_port")?, port("to_port")?);
-        let (from_port, to_port) = match protocol {
-            "tcp" | "udp" => match (from, to) {
-                (Some(f), Some(t)) if 0 <= f && f <= t => (f, t),
-                (Some(_), Some(_)) => return Err(invalid("from_port must be 0 or more and at most to_port".into())),
-                _ => return Err(invalid(format!("protocol {protocol} needs from_port and to_port"))),
-            },
-            // ICMP type and code; -1 means all.
-            "icmp" => (from.unwrap_or(-1), to.unwrap_or(-1)),
-            // All traffic: AWS reports the ports as -1 whatever was sent, so anything else
-            // would show as a change forever.
-            "-1" => match (from, to) {
-                (None | Some(-1), None | Some(-1)) => (-1, -1),
-                _ => return Err(invalid("protocol \"-1\" (all traffic) takes no ports (or -1)".into())),
-            },
-            other => {
-                return Err(invalid(format!("protocol must be \"tcp\", \"udp\", \"icmp\" or \"-1\", not {other:?}")))
+/// What is wrong with a rule's combination of attributes, if anything (each attribute's own
+/// values are schema constraints). `attrs` is the declared shape: a value not known yet is
+/// `null` (it counts as set). AWS: AuthorizeSecurityGroupIngress (EC2 API Reference) takes
+/// ports for tcp/udp, ICMP type/code for icmp, and none for `-1` (all traffic); one source
+/// (a CIDR or a group) per permission entry.
+fn rule_problem(attrs: &Attrs) -> Result<(), String> {
+    let int = |k: &str| attrs.get(k).and_then(Value::as_i64);
+    let set = |k: &str| attrs.get(k).is_some();
+    match attrs.get("protocol").and_then(Value::as_str) {
+        Some("tcp" | "udp") => {
+            for k in ["from_port", "to_port"] {
+                if !set(k) {
+                    return Err(format!("`{k}` is needed: protocol tcp and udp take from_port and to_port"));
+                }
             }
+            match (int("from_port"), int("to_port")) {
+                (Some(f), _) if f < 0 => return Err(format!("`from_port` {f} must be 0–65535 for tcp and udp")),
+                (Some(f), Some(t)) if t < f => {
+                    return Err(format!("`to_port` {t} is below from_port {f}: the range is from_port to to_port"))
+                }
+                _ => {}
+            }
+        }
+        // All traffic: AWS reports the ports as -1 whatever was sent, so anything else would
+        // show as a change forever.
+        Some("-1") => {
+            for k in ["from_port", "to_port"] {
+                if int(k).is_some_and(|p| p != -1) {
+                    return Err(format!("`{k}`: protocol \"-1\" (all traffic) takes no ports (or -1)"));
+                }
+            }
+        }
+        _ => {}
+    }
+    match (set("cidr_ipv4"), set("source_security_group_id")) {
+        (true, false) | (false, true) => Ok(()),
+        (true, true) => Err("`source_security_group_id`: set cidr_ipv4 or source_security_group_id, not both".into()),
+        (false, false) => {
+            Err("set one of cidr_ipv4 and source_security_group_id (where the traffic comes from)".into())
+        }
+    }
+}
+
+impl RuleDef {
+    /// The rule of a spec that passed the schema's constraints and [`rule_problem`] (the
+    /// engine checks both before calling create).
+    fn from_spec(spec: &Spec) -> Result<Self, ResourceError> {
+        let egress = spec.req_str("type")? == "egress";
+        let protocol = spec.req_str("protocol")?;
+        let port = |name: &str| spec.i64(name).and_then(|p| i32::try_from(p).ok()).unwrap_or(-1);
+        let (from_port, to_port) = match protocol {
+            "-1" => (-1, -1),
+            _ => (port("from_port"), port("to_port")),
         };
         let source = match (spec.str("cidr_ipv4"), spec.str("source_security_group_id")) {
-            (Some(c), None) => Source::Cidr(c.to_string()),
+            (Some(c), _) => Source::Cidr(c.to_string()),
             (None, Some(g)) => Source::Group(g.to_string()),
-            _ => return Err(invalid("set exactly one of cidr_ipv4 and source_security_group_id".into())),
+            (None, None) => return Err(ResourceError::invalid(format!("{}: the rule has no source", spec.address))),
         };
         Ok(RuleDef {
             group_id: spec.req_str("security_group_id")?.to_string(),
@@ -131,13 +149,29 @@ impl SecurityGroupRule {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("security_group_id", AttrType::String).force_new(),
-            AttrSchema::required("type", AttrType::String).force_new().doc("`ingress` or `egress`."),
-            AttrSchema::required("protocol", AttrType::String).force_new().doc("`tcp`, `udp`, `icmp` or `-1` (all)."),
-            AttrSchema::optional("from_port", AttrType::Int).force_new(),
-            AttrSchema::optional("to_port", AttrType::Int).force_new(),
-            AttrSchema::optional("cidr_ipv4", AttrType::String).force_new(),
+            AttrSchema::required("type", AttrType::String)
+                .force_new()
+                .one_of(&["ingress", "egress"])
+                .doc("`ingress` or `egress`."),
+            // IpProtocol: a name or number; kprov takes the four the diff understands.
+            AttrSchema::required("protocol", AttrType::String)
+                .force_new()
+                .one_of(&["tcp", "udp", "icmp", "-1"])
+                .doc("`tcp`, `udp`, `icmp` or `-1` (all)."),
+            // Ports 0–65535, ICMP type/code -1–255, -1 = all (EC2 API Reference, IpPermission).
+            AttrSchema::optional("from_port", AttrType::Int).force_new().range(-1, 65535),
+            AttrSchema::optional("to_port", AttrType::Int).force_new().range(-1, 65535),
+            AttrSchema::optional("cidr_ipv4", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Cidr { min_prefix: 0, max_prefix: 32 }),
             AttrSchema::optional("source_security_group_id", AttrType::String).force_new(),
-            AttrSchema::optional("description", AttrType::String),
+            // Rule descriptions: up to 255 characters (EC2 API Reference, IpRange).
+            AttrSchema::optional("description", AttrType::String).constraint(Constraint::Name {
+                min: 0,
+                max: 255,
+                chars: |c| !c.is_control(),
+                chars_doc: "printable characters",
+            }),
             tags_attr(),
         ]);
         SecurityGroupRule { client, schema }
@@ -246,6 +280,10 @@ impl ResourceKind for SecurityGroupRule {
     }
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        rule_problem(declared)
     }
 
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
@@ -392,23 +430,42 @@ mod tests {
     fn validates_rules() {
         let ok = spec(json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "tcp",
                              "from_port": 443, "to_port": 443, "cidr_ipv4": "10.0.0.0/8"}));
+        assert_eq!(rule_problem(&ok.attrs), Ok(()));
         let def = RuleDef::from_spec(&ok).expect("valid");
         assert_eq!((def.from_port, def.to_port), (443, 443));
 
         let all = spec(json!({"security_group_id": "sg-1", "type": "egress", "protocol": "-1",
                               "source_security_group_id": "sg-2"}));
+        assert_eq!(rule_problem(&all.attrs), Ok(()));
         assert_eq!(RuleDef::from_spec(&all).expect("valid").from_port, -1);
 
-        for bad in [
-            json!({"security_group_id": "sg-1", "type": "sideways", "protocol": "tcp", "from_port": 1, "to_port": 1, "cidr_ipv4": "0.0.0.0/0"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "gre", "cidr_ipv4": "0.0.0.0/0"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "tcp", "cidr_ipv4": "0.0.0.0/0"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "tcp", "from_port": 2, "to_port": 1, "cidr_ipv4": "0.0.0.0/0"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "-1", "from_port": 0, "to_port": 0, "cidr_ipv4": "0.0.0.0/0"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "-1"}),
-            json!({"security_group_id": "sg-1", "type": "ingress", "protocol": "-1", "cidr_ipv4": "0.0.0.0/0", "source_security_group_id": "sg-2"}),
+        // A source not known until apply is `null` in the declared shape: it counts as set.
+        let unknown = json!({"type": "ingress", "protocol": "tcp", "from_port": 1, "to_port": 2, "cidr_ipv4": null});
+        assert_eq!(rule_problem(&spec(unknown).attrs), Ok(()));
+
+        for (bad, attr) in [
+            (json!({"protocol": "tcp", "cidr_ipv4": "0.0.0.0/0"}), "`from_port`"),
+            (json!({"protocol": "tcp", "from_port": 2, "to_port": 1, "cidr_ipv4": "0.0.0.0/0"}), "`to_port`"),
+            (json!({"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_ipv4": "0.0.0.0/0"}), "`from_port`"),
+            (json!({"protocol": "-1"}), "set one of"),
+            (
+                json!({"protocol": "-1", "cidr_ipv4": "0.0.0.0/0", "source_security_group_id": "sg-2"}),
+                "`source_security_group_id`",
+            ),
         ] {
-            assert!(RuleDef::from_spec(&spec(bad.clone())).is_err(), "{bad}");
+            let m = rule_problem(&spec(bad.clone()).attrs).expect_err("refused");
+            assert!(m.starts_with(attr), "{bad}: {m}");
+        }
+        let registry = crate::aws::offline_registry();
+        let schema = registry.schema("ec2_security_group_rule").expect("kind");
+        for (attr, v) in [
+            ("type", json!("inbound")),
+            ("protocol", json!("tpc")),
+            ("from_port", json!(70000)),
+            ("cidr_ipv4", json!("0.0.0.0/33")),
+        ] {
+            let got = schema.get(attr).expect("attr").check(&v, None);
+            assert_eq!(got.len(), 1, "{attr} = {v}");
         }
     }
 }

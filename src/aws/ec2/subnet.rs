@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 pub struct Subnet {
     client: Client,
@@ -21,8 +23,16 @@ impl Subnet {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
-            AttrSchema::required("cidr_block", AttrType::String).force_new(),
-            AttrSchema::required("availability_zone", AttrType::String).force_new().doc("e.g. us-east-1a."),
+            // Subnet sizes are /16 to /28 like the VPC's (Amazon VPC User Guide, "Subnet CIDR
+            // blocks"); inside the VPC and not overlapping: plan::validate::network.
+            AttrSchema::required("cidr_block", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Cidr { min_prefix: 16, max_prefix: 28 }),
+            AttrSchema::required("availability_zone", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Zone)
+                .constraint(Constraint::Exists(Fact::AvailabilityZone))
+                .doc("e.g. us-east-1a; `plan` checks that the zone exists in the region."),
             AttrSchema::optional("map_public_ip_on_launch", AttrType::Bool)
                 .default(json!(false))
                 .doc("Give instances launched here a public IPv4 address (public subnets)."),

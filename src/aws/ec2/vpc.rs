@@ -17,7 +17,9 @@ use serde_json::json;
 
 use super::common::{self, filter, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 /// DescribeVpcAttribute calls in flight at once during a refresh.
 const ATTRIBUTE_CONCURRENCY: usize = 4;
@@ -32,14 +34,24 @@ pub struct Vpc {
 impl Vpc {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("cidr_block", AttrType::String).force_new().doc("IPv4 CIDR block, e.g. 10.0.0.0/16."),
+            // "The allowed block size is between a /16 netmask (65,536 IP addresses) and /28
+            // netmask (16 IP addresses)" (Amazon VPC User Guide, "VPC CIDR blocks").
+            AttrSchema::required("cidr_block", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Cidr { min_prefix: 16, max_prefix: 28 })
+                .doc("IPv4 CIDR block, e.g. 10.0.0.0/16."),
             AttrSchema::optional("enable_dns_support", AttrType::Bool)
                 .default(json!(true))
                 .doc("Amazon DNS resolution in the VPC."),
             AttrSchema::optional("enable_dns_hostnames", AttrType::Bool)
                 .default(json!(false))
                 .doc("Public DNS hostnames for instances with public IPs (EKS needs it)."),
-            AttrSchema::optional("instance_tenancy", AttrType::String).force_new().doc("`default` or `dedicated`."),
+            // CreateVpc InstanceTenancy: `default | dedicated | host`, and `host` is refused for
+            // a VPC (EC2 API Reference, CreateVpc).
+            AttrSchema::optional("instance_tenancy", AttrType::String)
+                .force_new()
+                .one_of(&["default", "dedicated"])
+                .doc("`default` or `dedicated`."),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("main_route_table_id", AttrType::String),

@@ -21,7 +21,9 @@ use super::Client;
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, TagApi};
 use crate::aws::shared::{self, invalid, put_str, Found, READ_CONCURRENCY};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 /// Attributes kept as `kprov:*` tags (see the module docs).
 const SETTINGS: &[&str] = &["force_delete"];
@@ -38,10 +40,33 @@ pub struct Repository {
 impl Repository {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::optional("image_tag_mutability", AttrType::String).default(json!("IMMUTABLE")),
+            // CreateRepository repositoryName (ECR API Reference): 2–256 characters,
+            // `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`.
+            AttrSchema::required("name", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Name {
+                    min: 2,
+                    max: 256,
+                    chars: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c),
+                    chars_doc: "lowercase letters, digits and ._-/",
+                })
+                .constraint(Constraint::check_fn("starts and ends with a letter or digit", |v| match v.as_str() {
+                    Some(s)
+                        if !s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                            || !s.ends_with(|c: char| c.is_ascii_alphanumeric()) =>
+                    {
+                        Err(format!("{s:?} must start and end with a letter or digit"))
+                    }
+                    _ => Ok(()),
+                })),
+            AttrSchema::optional("image_tag_mutability", AttrType::String)
+                .default(json!("IMMUTABLE"))
+                .one_of(MUTABILITY),
             AttrSchema::optional("scan_on_push", AttrType::Bool).default(json!(true)),
-            AttrSchema::optional("encryption_type", AttrType::String).default(json!("AES256")).force_new(),
+            AttrSchema::optional("encryption_type", AttrType::String)
+                .default(json!("AES256"))
+                .force_new()
+                .one_of(ENCRYPTION),
             AttrSchema::optional("kms_key", AttrType::String)
                 .force_new()
                 .doc("KMS key ARN when encryption_type is KMS."),
@@ -55,24 +80,6 @@ impl Repository {
         ])
         .stateful();
         Repository { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
-        if name.len() < 2
-            || name.len() > 256
-            || !name.chars().all(ok_char)
-            || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        {
-            return Err(invalid(spec, format!("repository name {name:?} must be 2–256 of a-z 0-9 . _ - /")));
-        }
-        shared::check_str_in(spec, "image_tag_mutability", MUTABILITY)?;
-        shared::check_str_in(spec, "encryption_type", ENCRYPTION)?;
-        if spec.str("kms_key").is_some() && spec.str("encryption_type") != Some("KMS") {
-            return Err(invalid(spec, "kms_key needs encryption_type = \"KMS\""));
-        }
-        Ok(())
     }
 
     async fn describe(&self, names: Option<&[String]>) -> Result<Vec<aws_sdk_ecr::types::Repository>, ResourceError> {
@@ -172,6 +179,15 @@ impl ResourceKind for Repository {
         &self.schema
     }
 
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        // CreateRepository: a KMS key only with KMS encryption (ECR API Reference,
+        // EncryptionConfiguration).
+        if declared.contains_key("kms_key") && declared.get("encryption_type").and_then(Value::as_str) != Some("KMS") {
+            return Err("`kms_key` needs encryption_type = \"KMS\"".into());
+        }
+        Ok(())
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -180,7 +196,6 @@ impl ResourceKind for Repository {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let encryption = EncryptionConfiguration::builder()
             .encryption_type(EncryptionType::from(spec.str("encryption_type").unwrap_or("AES256")))
@@ -213,7 +228,6 @@ impl ResourceKind for Repository {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = &prior.id;
         if let Some(m) = spec.str("image_tag_mutability") {
             if prior.attrs.get("image_tag_mutability").and_then(Value::as_str) != Some(m) {

@@ -27,7 +27,9 @@ use super::common::{self, changed, health_text, wait_ready, Client, Settled, Upd
 use super::rules::{self, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const POLL: Duration = Duration::from_secs(10);
@@ -48,6 +50,7 @@ impl Addon {
             AttrSchema::required("cluster_name", AttrType::String).force_new().parent(),
             AttrSchema::required("addon_name", AttrType::String).force_new().doc("e.g. vpc-cni, coredns."),
             AttrSchema::optional("addon_version", AttrType::String)
+                .constraint(Constraint::Exists(Fact::AddonVersion))
                 .doc("e.g. v1.19.2-eksbuild.1; unset: EKS's default for the cluster version, not managed."),
             AttrSchema::optional("configuration_values", AttrType::String)
                 .doc("JSON object (as a string) validated by EKS against the add-on's schema."),

@@ -29,7 +29,9 @@ use super::common::{self, changed, health_text, spec_list, str_list, wait_ready,
 use super::rules::{self, list_attr, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 /// EKS control planes take 10–15 minutes to create and ~10 to delete.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -49,6 +51,7 @@ impl Cluster {
         let schema = Schema::new(vec![
             AttrSchema::required("name", AttrType::String).force_new(),
             AttrSchema::required("version", AttrType::String)
+                .constraint(Constraint::Exists(Fact::KubernetesVersion))
                 .doc("Kubernetes minor version, e.g. \"1.30\". Upgraded in place one minor version per apply."),
             AttrSchema::required("role_arn", AttrType::String).force_new().doc("The cluster's IAM role."),
             // In place since October 2023: UpdateClusterConfig takes `resourcesVpcConfig.subnetIds`

@@ -32,7 +32,9 @@ use super::common::{
 use super::rules::{self, list_attr, str_attr};
 use crate::aws::ec2::common::{put_str, tags_attr, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 /// The plan's name of a node group whose EKS name carries a replacement suffix.
 const TAG_NAME: &str = "kprov:name";
@@ -82,6 +84,7 @@ impl Nodegroup {
             AttrSchema::required("subnet_ids", AttrType::StringList).force_new().unordered(),
             AttrSchema::required("instance_types", AttrType::StringList)
                 .force_new()
+                .constraint(Constraint::Exists(Fact::InstanceType))
                 .doc("e.g. [\"t4g.large\"]; all of one architecture."),
             AttrSchema::optional("ami_type", AttrType::String).force_new().doc(
                 "e.g. AL2023_x86_64_STANDARD, AL2023_ARM_64_STANDARD (Graviton), BOTTLEROCKET_ARM_64. Unset: EKS \
@@ -89,8 +92,10 @@ impl Nodegroup {
             ),
             AttrSchema::optional("capacity_type", AttrType::String).default(json!("ON_DEMAND")).force_new(),
             AttrSchema::optional("disk_size", AttrType::Int).default(json!(20)).force_new().doc("GiB per node."),
-            AttrSchema::required("min_size", AttrType::Int),
-            AttrSchema::required("max_size", AttrType::Int),
+            // UpdateNodegroupConfig scalingConfig: minSize ≥ 0, maxSize ≥ 1 (EKS API Reference);
+            // min ≤ desired ≤ max is the kind's check.
+            AttrSchema::required("min_size", AttrType::Int).range(0, 100_000),
+            AttrSchema::required("max_size", AttrType::Int).range(1, 100_000),
             AttrSchema::optional("desired_size", AttrType::Int)
                 .doc("Managed only when set (leave unset when the cluster autoscaler sizes the group)."),
             AttrSchema::optional("labels", AttrType::StringMap).default(json!({})).doc("Kubernetes node labels."),
@@ -101,6 +106,7 @@ impl Nodegroup {
             AttrSchema::optional("max_unavailable", AttrType::Int).doc("Nodes replaced at once during updates."),
             AttrSchema::optional("max_unavailable_percentage", AttrType::Int),
             AttrSchema::optional("version", AttrType::String)
+                .constraint(Constraint::Exists(Fact::KubernetesVersion))
                 .doc("Kubernetes version of the nodes; unset: the cluster's at creation."),
             tags_attr(),
             AttrSchema::computed("arn", AttrType::String),

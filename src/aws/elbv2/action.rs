@@ -17,6 +17,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::{json, Map, Value};
 
 const TYPES: &[&str] = &["forward", "redirect", "fixed-response"];
+/// What [`validate`] checks, for docs/resources.md.
+pub const DOC: &str = "an action table: `type` `forward` (with `target_group_arn`), `redirect` (with \
+                       `status_code` `HTTP_301`/`HTTP_302`) or `fixed-response` (3-digit `status_code`)";
 const FIELDS: &[&str] = &["path-pattern", "host-header"];
 const REDIRECT_CODES: &[&str] = &["HTTP_301", "HTTP_302"];
 /// Redirect parts AWS fills with "keep as in the request" placeholders when not given.

@@ -17,7 +17,9 @@ use super::{action, Client, Elbv2Kind, Tagger};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags;
 use crate::aws::shared::{self, invalid, put_str};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS"];
 
@@ -32,31 +34,17 @@ impl Listener {
             // Parent: "your listener is deleted when you delete the load balancer to which it is
             // attached" (ELBv2 API reference, DeleteListener).
             AttrSchema::required("load_balancer_arn", AttrType::String).force_new().parent(),
-            AttrSchema::required("port", AttrType::Int),
-            AttrSchema::required("protocol", AttrType::String).doc("HTTP or HTTPS."),
+            AttrSchema::required("port", AttrType::Int).range(1, 65535),
+            AttrSchema::required("protocol", AttrType::String).one_of(PROTOCOLS).doc("HTTP or HTTPS."),
             AttrSchema::optional("certificate_arn", AttrType::String).doc("ACM certificate; required for HTTPS."),
             AttrSchema::optional("ssl_policy", AttrType::String).doc("HTTPS only; AWS's default when unset."),
-            AttrSchema::required("default_action", AttrType::Any).normalize(action::canonical),
+            AttrSchema::required("default_action", AttrType::Any)
+                .normalize(action::canonical)
+                .constraint(Constraint::structure(action::DOC, action::validate)),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         Listener { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        shared::check_str_in(spec, "protocol", PROTOCOLS)?;
-        if spec.i64("port").is_some_and(|p| !(1..=65535).contains(&p)) {
-            return Err(invalid(spec, "port must be 1–65535"));
-        }
-        let https = spec.str("protocol") == Some("HTTPS");
-        if https && spec.str("certificate_arn").is_none() {
-            return Err(invalid(spec, "an HTTPS listener needs certificate_arn (an ACM certificate)"));
-        }
-        if !https && (spec.str("certificate_arn").is_some() || spec.str("ssl_policy").is_some()) {
-            return Err(invalid(spec, "certificate_arn and ssl_policy are for HTTPS listeners only"));
-        }
-        let default_action = spec.attrs.get("default_action").cloned().unwrap_or(Value::Null);
-        action::validate(&default_action).map_err(|m| invalid(spec, format!("default_action: {m}")))
     }
 
     fn port(spec: &Spec) -> Result<i32, ResourceError> {
@@ -136,7 +124,12 @@ impl ResourceKind for Listener {
     fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
         let https = declared.get("protocol").and_then(Value::as_str) == Some("HTTPS");
         if https && !declared.contains_key("certificate_arn") {
-            return Err("certificate_arn: an HTTPS listener needs an ACM certificate".into());
+            return Err("`certificate_arn`: an HTTPS listener needs an ACM certificate".into());
+        }
+        for k in ["certificate_arn", "ssl_policy"] {
+            if !https && declared.contains_key(k) {
+                return Err(format!("`{k}` is for HTTPS listeners only"));
+            }
         }
         Ok(())
     }
@@ -146,7 +139,6 @@ impl ResourceKind for Listener {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let arn = match self.on_port(spec).await? {
             Some(existing) => {
                 let found = super::found_for(self, vec![existing]).await?.into_iter().next();
@@ -185,7 +177,6 @@ impl ResourceKind for Listener {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let same = ["port", "protocol", "certificate_arn", "ssl_policy"]
             .iter()
             .all(|a| spec.attrs.get(*a).is_none_or(|v| prior.attrs.get(*a) == Some(v)))

@@ -14,7 +14,9 @@ use super::{action, Client, Elbv2Kind, Tagger};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags;
 use crate::aws::shared::{self, invalid, put_str};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 pub struct ListenerRule {
     client: Client,
@@ -28,24 +30,21 @@ impl ListenerRule {
             // with it, as the listener goes with its load balancer (ELBv2 API reference,
             // DeleteListener).
             AttrSchema::required("listener_arn", AttrType::String).force_new().parent(),
-            AttrSchema::required("priority", AttrType::Int).doc("1–50000; lower is evaluated first."),
+            AttrSchema::required("priority", AttrType::Int).range(1, 50000).doc("Lower is evaluated first."),
             AttrSchema::required("conditions", AttrType::Any)
                 .normalize(action::canonical_conditions)
+                .constraint(Constraint::structure(
+                    "a non-empty list of { field, values }; field `path-pattern` or `host-header`",
+                    action::validate_conditions,
+                ))
                 .doc("List of { field = \"path-pattern\" | \"host-header\", values = [...] }."),
-            AttrSchema::required("action", AttrType::Any).normalize(action::canonical),
+            AttrSchema::required("action", AttrType::Any)
+                .normalize(action::canonical)
+                .constraint(Constraint::structure(action::DOC, action::validate)),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         ListenerRule { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        if !spec.i64("priority").is_some_and(|p| (1..=50000).contains(&p)) {
-            return Err(invalid(spec, "priority must be 1–50000"));
-        }
-        let get = |a: &str| spec.attrs.get(a).cloned().unwrap_or(Value::Null);
-        action::validate_conditions(&get("conditions")).map_err(|m| invalid(spec, format!("conditions: {m}")))?;
-        action::validate(&get("action")).map_err(|m| invalid(spec, format!("action: {m}")))
     }
 
     fn priority(spec: &Spec) -> Result<i32, ResourceError> {
@@ -128,7 +127,6 @@ impl ResourceKind for ListenerRule {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         if let Some(existing) = self.with_priority(spec).await? {
             return match super::found_for(self, vec![existing]).await?.into_iter().next() {
                 Some(f) if f.is_resource(cx, spec) => self.update(cx, &f.obs, spec).await,
@@ -156,7 +154,6 @@ impl ResourceKind for ListenerRule {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let canonical = |a: &str, f: fn(&Value) -> Value| spec.attrs.get(a).map(f);
         if prior.attrs.get("conditions") != canonical("conditions", action::canonical_conditions).as_ref()
             || prior.attrs.get("action") != canonical("action", action::canonical).as_ref()

@@ -25,7 +25,9 @@ use super::{Client, Elbv2Kind, Tagger};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags;
 use crate::aws::shared::{self, invalid, put_str};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const WAIT_INTERVAL: Duration = Duration::from_secs(10);
@@ -41,14 +43,22 @@ pub struct LoadBalancer {
 impl LoadBalancer {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::optional("type", AttrType::String).default(json!("application")).force_new(),
-            AttrSchema::optional("scheme", AttrType::String).default(json!("internet-facing")).force_new(),
+            super::name_attr(AttrSchema::required("name", AttrType::String).force_new())
+                .constraint(Constraint::NotPrefix("internal-")),
+            AttrSchema::optional("type", AttrType::String)
+                .default(json!("application"))
+                .force_new()
+                .one_of(&["application"])
+                .doc("Only application load balancers are supported."),
+            AttrSchema::optional("scheme", AttrType::String)
+                .default(json!("internet-facing"))
+                .force_new()
+                .one_of(SCHEMES),
             AttrSchema::required("subnets", AttrType::StringList)
                 .normalize(shared::string_set)
                 .doc("At least two subnets in different availability zones."),
             shared::set_attr("security_groups"),
-            AttrSchema::optional("ip_address_type", AttrType::String).default(json!("ipv4")),
+            AttrSchema::optional("ip_address_type", AttrType::String).default(json!("ipv4")).one_of(IP_TYPES),
             AttrSchema::optional("deletion_protection", AttrType::Bool).default(json!(false)),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
@@ -57,26 +67,6 @@ impl LoadBalancer {
             AttrSchema::computed("vpc_id", AttrType::String),
         ]);
         LoadBalancer { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        if !super::valid_name(name) || name.starts_with("internal-") {
-            return Err(invalid(spec, format!("load balancer name {name:?} must be 1–32 letters, digits or hyphens")));
-        }
-        if spec.str("type").unwrap_or("application") != "application" {
-            return Err(invalid(spec, "only `type = \"application\"` load balancers are supported"));
-        }
-        shared::check_str_in(spec, "scheme", SCHEMES)?;
-        shared::check_str_in(spec, "ip_address_type", IP_TYPES)?;
-        let subnets: std::collections::BTreeSet<String> = shared::str_list(spec, "subnets").into_iter().collect();
-        if subnets.len() < 2 {
-            return Err(invalid(
-                spec,
-                format!("an application load balancer needs at least two subnets (in two AZs), got {}", subnets.len()),
-            ));
-        }
-        Ok(())
     }
 
     async fn by_name(&self, name: &str) -> Result<Vec<Item>, ResourceError> {
@@ -224,7 +214,7 @@ impl ResourceKind for LoadBalancer {
     fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
         match declared.get("subnets").and_then(Value::as_array) {
             Some(list) if list.len() < 2 => Err(format!(
-                "subnets: an application load balancer needs at least two subnets in different availability \
+                "`subnets`: an application load balancer needs at least two subnets in different availability \
                  zones, got {}",
                 list.len()
             )),
@@ -237,7 +227,6 @@ impl ResourceKind for LoadBalancer {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let existing = super::found_for(self, self.by_name(name).await?).await?;
         let arn = if let Some(f) = existing.into_iter().next() {
@@ -272,7 +261,6 @@ impl ResourceKind for LoadBalancer {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         self.converge(prior, spec).await?;
         shared::read_back(self, cx, &prior.id).await
     }

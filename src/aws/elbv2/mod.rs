@@ -27,7 +27,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::aws::error::{err_is_not_found, SdkResultExt};
 use crate::aws::shared::tags::{self, Split, TagApi};
 use crate::aws::shared::{Found, READ_CONCURRENCY};
-use crate::resource::{Attrs, Registry, ResourceError};
+use crate::resource::{AttrSchema, Attrs, Constraint, Registry, ResourceError};
 
 pub type Client = aws_sdk_elasticloadbalancingv2::Client;
 
@@ -184,11 +184,25 @@ pub async fn all_listeners(
 }
 
 /// Names of load balancers and target groups: 1–32 letters, digits and hyphens, not starting
-/// or ending with a hyphen.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+/// or ending with a hyphen (ELB API Reference, CreateLoadBalancer and CreateTargetGroup `Name`).
+pub fn name_constraints() -> [Constraint; 2] {
+    [
+        Constraint::Name {
+            min: 1,
+            max: 32,
+            chars: |c| c.is_ascii_alphanumeric() || c == '-',
+            chars_doc: "letters, digits and hyphens",
+        },
+        Constraint::check_fn("does not start or end with a hyphen", |v| match v.as_str() {
+            Some(s) if s.starts_with('-') || s.ends_with('-') => {
+                Err(format!("{s:?} must not start or end with a hyphen"))
+            }
+            _ => Ok(()),
+        }),
+    ]
+}
+
+/// `attr` with the ELB name rules.
+pub fn name_attr(attr: AttrSchema) -> AttrSchema {
+    name_constraints().into_iter().fold(attr, AttrSchema::constraint)
 }

@@ -43,12 +43,18 @@ pub struct TargetGroup {
 impl TargetGroup {
     pub fn new(client: Client) -> Self {
         let mut attrs = vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::required("port", AttrType::Int).force_new(),
-            AttrSchema::required("protocol", AttrType::String).force_new(),
+            super::name_attr(AttrSchema::required("name", AttrType::String).force_new()),
+            AttrSchema::required("port", AttrType::Int).force_new().range(1, 65535),
+            AttrSchema::required("protocol", AttrType::String).force_new().one_of(PROTOCOLS),
             AttrSchema::required("vpc_id", AttrType::String).force_new(),
-            AttrSchema::optional("target_type", AttrType::String).default(json!("instance")).force_new(),
-            AttrSchema::optional("deregistration_delay", AttrType::Int).doc("Seconds (0–3600) to drain a target."),
+            AttrSchema::optional("target_type", AttrType::String)
+                .default(json!("instance"))
+                .force_new()
+                .one_of(TARGET_TYPES),
+            // ELB API Reference, TargetGroupAttribute: deregistration_delay.timeout_seconds 0–3600.
+            AttrSchema::optional("deregistration_delay", AttrType::Int)
+                .range(0, 3600)
+                .doc("Seconds to drain a target."),
         ];
         for (name, int) in HEALTH {
             attrs.push(AttrSchema::optional(name, if *int { AttrType::Int } else { AttrType::String }));
@@ -57,22 +63,6 @@ impl TargetGroup {
         attrs.push(AttrSchema::computed("arn", AttrType::String));
         attrs.push(AttrSchema::computed("arn_suffix", AttrType::String));
         TargetGroup { client, schema: Schema::new(attrs) }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        if !super::valid_name(name) {
-            return Err(invalid(spec, format!("target group name {name:?} must be 1–32 letters, digits or hyphens")));
-        }
-        shared::check_str_in(spec, "protocol", PROTOCOLS)?;
-        shared::check_str_in(spec, "target_type", TARGET_TYPES)?;
-        if spec.i64("port").is_some_and(|p| !(1..=65535).contains(&p)) {
-            return Err(invalid(spec, "port must be 1–65535"));
-        }
-        if spec.i64("deregistration_delay").is_some_and(|d| !(0..=3600).contains(&d)) {
-            return Err(invalid(spec, "deregistration_delay must be 0–3600 seconds"));
-        }
-        Ok(())
     }
 
     fn int(spec: &Spec, name: &str) -> Option<i32> {
@@ -197,7 +187,6 @@ impl ResourceKind for TargetGroup {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let r = self.client.describe_target_groups().names(name).send().await.or_aws("DescribeTargetGroups");
         let existing = not_found_as_none(r)?.map(|o| o.target_groups().to_vec()).unwrap_or_default();
@@ -239,7 +228,6 @@ impl ResourceKind for TargetGroup {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         self.converge(prior, spec).await?;
         shared::read_back(self, cx, &prior.id).await
     }

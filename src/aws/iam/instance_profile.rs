@@ -11,8 +11,10 @@ use serde_json::json;
 use super::{split, to_tags, Client};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str, Found, ReadOne};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 pub struct InstanceProfile {
     client: Client,
@@ -22,21 +24,25 @@ pub struct InstanceProfile {
 impl InstanceProfile {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
+            // CreateInstanceProfile InstanceProfileName: 1–128 of `[\w+=,.@-]` (IAM API Reference).
+            AttrSchema::required("name", AttrType::String).force_new().constraint(Constraint::Name {
+                min: 1,
+                max: 128,
+                chars: |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c),
+                chars_doc: "letters, digits and +=,.@_-",
+            }),
             AttrSchema::optional("path", AttrType::String).default(json!("/")).force_new(),
-            AttrSchema::optional("role", AttrType::String).doc("Name of the role the profile carries."),
+            AttrSchema::optional("role", AttrType::String)
+                .constraint(Constraint::check_fn("a role name, not an ARN", |v| match v.as_str() {
+                    Some(r) if r.starts_with("arn:") => Err("takes the role's name, not its ARN".into()),
+                    _ => Ok(()),
+                }))
+                .doc("Name of the role the profile carries."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("unique_id", AttrType::String),
         ]);
         InstanceProfile { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        if spec.str("role").is_some_and(|r| r.starts_with("arn:")) {
-            return Err(invalid(spec, "`role` takes the role's name, not its ARN"));
-        }
-        Ok(())
     }
 
     /// Make `desired` the profile's only role; `current` is what it has now.
@@ -123,7 +129,6 @@ impl ResourceKind for InstanceProfile {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let r = self
             .client
@@ -146,7 +151,6 @@ impl ResourceKind for InstanceProfile {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         self.set_role(&prior.id, prior.attrs.get("role").and_then(Value::as_str), spec.str("role")).await?;
         tags::reconcile(self, &prior.id, prior, spec, &[]).await?;
         shared::read_back(self, cx, &prior.id).await

@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use super::{split, to_tags, Client};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str, Found, ReadOne};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const SCHEME: &str = "https://";
 
@@ -26,33 +28,38 @@ pub struct OidcProvider {
 impl OidcProvider {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("url", AttrType::String).force_new().doc("Issuer URL, starting with https://."),
+            // CreateOpenIDConnectProvider (IAM API Reference): an https URL, 1–100 client ids,
+            // thumbprints of 40 hex digits.
+            AttrSchema::required("url", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Prefix(SCHEME))
+                .constraint(Constraint::Name {
+                    min: SCHEME.len() + 1,
+                    max: 255,
+                    chars: |c| !c.is_whitespace(),
+                    chars_doc: "non-space characters",
+                })
+                .doc("Issuer URL, starting with https://."),
             AttrSchema::required("client_id_list", AttrType::StringList)
                 .normalize(shared::string_set)
+                .constraint(Constraint::check_fn("at least one client id", |v| match v.as_array() {
+                    Some(a) if a.is_empty() => Err("needs at least one client id".into()),
+                    _ => Ok(()),
+                }))
                 .doc("Audiences, e.g. sts.amazonaws.com."),
             shared::set_attr("thumbprint_list")
                 .normalize(thumbprints)
+                .constraint(Constraint::each(Constraint::Name {
+                    min: 40,
+                    max: 40,
+                    chars: |c| c.is_ascii_hexdigit(),
+                    chars_doc: "hexadecimal digits",
+                }))
                 .doc("SHA-1 thumbprints (40 hex digits) of the issuer's certificate chain."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         OidcProvider { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let url = spec.req_str("url")?;
-        if !url.starts_with(SCHEME) || url.len() <= SCHEME.len() {
-            return Err(invalid(spec, format!("url {url:?} must start with {SCHEME}")));
-        }
-        if shared::str_list(spec, "client_id_list").is_empty() {
-            return Err(invalid(spec, "client_id_list needs at least one client id"));
-        }
-        for t in shared::str_list(spec, "thumbprint_list") {
-            if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(invalid(spec, format!("thumbprint {t:?} must be 40 hexadecimal digits")));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -137,7 +144,6 @@ impl ResourceKind for OidcProvider {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let url = spec.req_str("url")?;
         let r = self
             .client
@@ -167,7 +173,6 @@ impl ResourceKind for OidcProvider {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let arn = &prior.id;
         let current = set_of(prior.attrs.get("client_id_list"));
         let desired: BTreeSet<String> = shared::str_list(spec, "client_id_list").into_iter().collect();

@@ -24,7 +24,9 @@ use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::document::{self, PolicyKind};
 use crate::aws::shared::tags::{self, TagApi};
 use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec,
+};
 
 /// IAM's bounds for MaxSessionDuration, in seconds.
 const SESSION_MIN: i64 = 3600;
@@ -40,54 +42,42 @@ pub struct Role {
 impl Role {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
-            AttrSchema::optional("path", AttrType::String).default(json!("/")).force_new(),
+            // IAM API Reference, CreateRole: RoleName 1–64 of `[\w+=,.@-]`; Path 1–512,
+            // `/` or `/…/`; MaxSessionDuration 3600–43200 seconds.
+            AttrSchema::required("name", AttrType::String).force_new().constraint(Constraint::Name {
+                min: 1,
+                max: 64,
+                chars: |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c),
+                chars_doc: "letters, digits and +=,.@_-",
+            }),
+            AttrSchema::optional("path", AttrType::String)
+                .default(json!("/"))
+                .force_new()
+                .constraint(Constraint::check_fn("`/` or `/…/`, at most 512 characters", path_problem)),
             AttrSchema::required("assume_role_policy", AttrType::Any)
                 .normalize(document::normalize)
+                .constraint(document::constraint(PolicyKind::Trust))
                 .doc("Trust policy: who may assume the role (a table, or JSON text)."),
             AttrSchema::optional("inline_policies", AttrType::Any)
                 .default(json!({}))
                 .normalize(document::normalize_map)
+                .constraint(Constraint::structure(
+                    "a table of policy name (1–128 characters) → IAM policy document",
+                    inline_problem,
+                ))
                 .doc("Inline policies: policy name → document."),
-            shared::set_attr("managed_policy_arns").doc("ARNs of managed policies attached to the role."),
-            AttrSchema::optional("max_session_duration", AttrType::Int).default(json!(SESSION_MIN)),
+            shared::set_attr("managed_policy_arns")
+                .constraint(Constraint::each(Constraint::Arn { service: "iam", resource: "policy/" }))
+                .doc("ARNs of managed policies attached to the role."),
+            AttrSchema::optional("max_session_duration", AttrType::Int)
+                .default(json!(SESSION_MIN))
+                .range(SESSION_MIN, SESSION_MAX),
             AttrSchema::optional("description", AttrType::String).default(json!("")),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
             AttrSchema::computed("unique_id", AttrType::String),
         ]);
         Role { client, schema }
-    }
-
-    /// Everything IAM would refuse (and the emulator accepts), before any call.
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        if name.is_empty()
-            || name.len() > 64
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-        {
-            return Err(invalid(spec, format!("role name {name:?} must be 1–64 letters, digits or +=,.@_-")));
-        }
-        let path = spec.str("path").unwrap_or("/");
-        if !path.starts_with('/') || !path.ends_with('/') || path.len() > 512 {
-            return Err(invalid(spec, format!("path {path:?} must start and end with `/`")));
-        }
-        document::text_of(spec, "assume_role_policy", PolicyKind::Trust)?;
-        inline_policies(spec)?;
-        for arn in shared::str_list(spec, "managed_policy_arns") {
-            if !arn.starts_with("arn:") || !arn.contains(":policy/") {
-                return Err(invalid(spec, format!("{arn:?} is not a managed policy ARN")));
-            }
-        }
-        if let Some(d) = spec.i64("max_session_duration") {
-            if !(SESSION_MIN..=SESSION_MAX).contains(&d) {
-                return Err(invalid(
-                    spec,
-                    format!("max_session_duration must be {SESSION_MIN}–{SESSION_MAX}, not {d}"),
-                ));
-            }
-        }
-        Ok(())
     }
 
     async fn inline_documents(&self, name: &str) -> Result<Map<String, Value>, ResourceError> {
@@ -127,7 +117,7 @@ impl Role {
     /// Bring trust policy, settings, inline policies, attachments and tags from `prior` to `spec`.
     async fn converge(&self, prior: &Observed, spec: &Spec) -> Result<(), ResourceError> {
         let name = &prior.id;
-        let trust = document::text_of(spec, "assume_role_policy", PolicyKind::Trust)?;
+        let trust = document::text_of(spec, "assume_role_policy")?;
         if prior.attrs.get("assume_role_policy") != Some(&document::normalize(&json!(trust))) {
             self.client
                 .update_assume_role_policy()
@@ -260,7 +250,31 @@ fn strings(v: Option<&Value>) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// `inline_policies` of `spec` as policy name → validated JSON text.
+/// A role path: `/` or `/a/b/`, at most 512 characters.
+fn path_problem(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(p) if !p.starts_with('/') || !p.ends_with('/') || p.len() > 512 => {
+            Err(format!("{p:?} must start and end with `/` (at most 512 characters)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `inline_policies`: policy names of 1–128 characters (IAM PutRolePolicy), each an identity
+/// policy document.
+fn inline_problem(v: &Value) -> Result<(), String> {
+    let Some(map) = v.as_object() else { return Err("must be a table of policy name → document".into()) };
+    for (name, doc) in map {
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(format!("inline policy name {name:?} must be 1–128 characters"));
+        }
+        document::validate(doc, PolicyKind::Identity).map_err(|m| format!("inline policy `{name}`: {m}"))?;
+    }
+    Ok(())
+}
+
+/// `inline_policies` of `spec` as policy name → JSON text (validated before, by the
+/// attribute's constraint).
 fn inline_policies(spec: &Spec) -> Result<BTreeMap<String, String>, ResourceError> {
     let Some(v) = spec.attrs.get("inline_policies") else { return Ok(BTreeMap::new()) };
     let Some(map) = v.as_object() else {
@@ -268,11 +282,7 @@ fn inline_policies(spec: &Spec) -> Result<BTreeMap<String, String>, ResourceErro
     };
     let mut out = BTreeMap::new();
     for (name, doc) in map {
-        if name.is_empty() || name.len() > 128 {
-            return Err(invalid(spec, format!("inline policy name {name:?} must be 1–128 characters")));
-        }
         let bad = |m: String| invalid(spec, format!("inline policy `{name}`: {m}"));
-        document::validate(doc, PolicyKind::Identity).map_err(bad)?;
         out.insert(name.clone(), document::to_text(doc).map_err(bad)?);
     }
     Ok(out)
@@ -331,7 +341,6 @@ impl ResourceKind for Role {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let description = spec.str("description").filter(|d| !d.is_empty());
         let duration = spec.i64("max_session_duration").and_then(|d| i32::try_from(d).ok());
@@ -340,7 +349,7 @@ impl ResourceKind for Role {
             .create_role()
             .role_name(name)
             .path(spec.str("path").unwrap_or("/"))
-            .assume_role_policy_document(document::text_of(spec, "assume_role_policy", PolicyKind::Trust)?)
+            .assume_role_policy_document(document::text_of(spec, "assume_role_policy")?)
             .set_description(description.map(str::to_string))
             .set_max_session_duration(duration)
             .set_tags(Some(to_tags(tags::creation_tags(cx, spec, &[])?)?))
@@ -359,7 +368,6 @@ impl ResourceKind for Role {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         self.converge(prior, spec).await?;
         shared::read_back(self, cx, &prior.id).await
     }
@@ -421,7 +429,10 @@ mod tests {
 
     #[test]
     fn validation_before_any_call() {
-        assert!(Role::validate(&spec(json!({"name": "ok", "assume_role_policy": trust()}))).is_ok());
+        let registry = crate::aws::offline_registry();
+        let schema = registry.schema("iam_role").expect("kind");
+        let ok = spec(json!({"name": "ok", "assume_role_policy": trust()}));
+        assert!(schema.check(&ok.attrs, None).is_empty());
         let bad = [
             json!({"name": "bad name", "assume_role_policy": trust()}),
             json!({"name": "r", "assume_role_policy": "{oops"}),
@@ -431,8 +442,8 @@ mod tests {
             json!({"name": "r", "assume_role_policy": trust(), "inline_policies": {"p": trust()}}),
         ];
         for attrs in bad {
-            let e = Role::validate(&spec(attrs.clone())).expect_err(&attrs.to_string());
-            assert!(e.to_string().starts_with("iam_role.r: "), "{e}");
+            let problems = schema.check(&spec(attrs.clone()).attrs, None);
+            assert_eq!(problems.len(), 1, "{attrs}: {problems:?}");
         }
     }
 }

@@ -11,8 +11,10 @@ use serde_json::json;
 
 use super::Client;
 use crate::aws::error::{not_found_as_none, SdkResultExt};
-use crate::aws::shared::{self, invalid, put_str};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const PREFIX: &str = "alias/";
 /// Reserved for AWS-managed keys.
@@ -26,32 +28,25 @@ pub struct Alias {
 impl Alias {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new().doc("`alias/<name>`."),
+            // CreateAlias AliasName (KMS API Reference): `alias/` + 1–250 of letters, digits,
+            // /_-; `alias/aws/` is reserved for AWS managed keys.
+            AttrSchema::required("name", AttrType::String)
+                .force_new()
+                .constraint(Constraint::Prefix(PREFIX))
+                .constraint(Constraint::NotPrefix(AWS_PREFIX))
+                .constraint(Constraint::Name {
+                    min: PREFIX.len() + 1,
+                    max: 256,
+                    chars: |c| c.is_ascii_alphanumeric() || "/_-".contains(c),
+                    chars_doc: "letters, digits and /_-",
+                })
+                .doc("`alias/<name>`."),
             AttrSchema::required("target_key_id", AttrType::String)
                 .normalize(key_id_of)
                 .doc("Id or ARN of the key the alias points at."),
             AttrSchema::computed("arn", AttrType::String),
         ]);
         Alias { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        let rest = name.strip_prefix(PREFIX).unwrap_or_default();
-        if rest.is_empty()
-            || name.starts_with(AWS_PREFIX)
-            || name.len() > 256
-            || !rest.chars().all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-        {
-            return Err(invalid(
-                spec,
-                format!("alias name {name:?} must be `alias/` + letters, digits, /_- (not `alias/aws/…`)"),
-            ));
-        }
-        if spec.req_str("target_key_id")?.starts_with(PREFIX) {
-            return Err(invalid(spec, "target_key_id must be a key id or key ARN, not another alias"));
-        }
-        Ok(())
     }
 
     async fn all(&self) -> Result<Vec<Observed>, ResourceError> {
@@ -98,12 +93,20 @@ impl ResourceKind for Alias {
         &self.schema
     }
 
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        match declared.get("target_key_id").and_then(Value::as_str) {
+            Some(k) if k.starts_with(PREFIX) => {
+                Err("`target_key_id` must be a key id or key ARN, not another alias".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         Ok(self.all().await?.into_iter().filter(|o| ids.contains(&o.id)).collect())
     }
 
     async fn create(&self, _cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let key = target(spec)?;
         let r = self.client.create_alias().alias_name(name).target_key_id(&key).send().await.or_aws("CreateAlias");
@@ -121,7 +124,6 @@ impl ResourceKind for Alias {
     }
 
     async fn update(&self, _cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         self.client
             .update_alias()
             .alias_name(&prior.id)

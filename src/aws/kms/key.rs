@@ -17,7 +17,7 @@ use super::{to_tags, Client};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::document::{self, PolicyKind};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, ReadOne};
+use crate::aws::shared::{self, put_str, Found, ReadOne};
 use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
 
 /// Attributes kept as `kprov:*` tags (see the module docs).
@@ -38,16 +38,22 @@ impl Key {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
             AttrSchema::optional("description", AttrType::String).default(json!("")),
-            AttrSchema::optional("key_usage", AttrType::String).default(json!("ENCRYPT_DECRYPT")).force_new(),
+            AttrSchema::optional("key_usage", AttrType::String)
+                .default(json!("ENCRYPT_DECRYPT"))
+                .force_new()
+                .one_of(KEY_USAGES),
             AttrSchema::optional("key_spec", AttrType::String).default(json!(SYMMETRIC)).force_new(),
             AttrSchema::optional("enable_key_rotation", AttrType::Bool)
                 .default(json!(false))
                 .doc("Yearly automatic rotation (symmetric keys only)."),
             AttrSchema::optional("deletion_window_in_days", AttrType::Int)
                 .default(json!(DEFAULT_WINDOW))
-                .doc("Days (7–30) between delete and the key's destruction."),
+                // ScheduleKeyDeletion PendingWindowInDays: 7–30 (KMS API Reference).
+                .range(*WINDOW.start(), *WINDOW.end())
+                .doc("Days between delete and the key's destruction."),
             AttrSchema::optional("policy", AttrType::Any)
                 .normalize(document::normalize)
+                .constraint(document::constraint(PolicyKind::Resource))
                 .doc("Key policy; when unset, KMS's default policy (the account's root) is kept."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
@@ -55,22 +61,6 @@ impl Key {
         ])
         .stateful();
         Key { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        shared::check_str_in(spec, "key_usage", KEY_USAGES)?;
-        if let Some(w) = spec.i64("deletion_window_in_days") {
-            if !WINDOW.contains(&w) {
-                return Err(invalid(spec, format!("deletion_window_in_days must be 7–30, not {w}")));
-            }
-        }
-        if spec.bool("enable_key_rotation") == Some(true) && spec.str("key_spec").unwrap_or(SYMMETRIC) != SYMMETRIC {
-            return Err(invalid(spec, "only SYMMETRIC_DEFAULT keys can rotate automatically"));
-        }
-        if spec.attrs.contains_key("policy") {
-            document::text_of(spec, "policy", PolicyKind::Resource)?;
-        }
-        Ok(())
     }
 
     async fn set_rotation(&self, id: &str, on: bool) -> Result<(), ResourceError> {
@@ -161,17 +151,21 @@ impl ResourceKind for Key {
         &self.schema
     }
 
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        // KMS: automatic rotation is for symmetric encryption keys only (EnableKeyRotation).
+        let symmetric = declared.get("key_spec").and_then(Value::as_str).is_none_or(|s| s == SYMMETRIC);
+        if declared.get("enable_key_rotation") == Some(&Value::Bool(true)) && !symmetric {
+            return Err("`enable_key_rotation`: only SYMMETRIC_DEFAULT keys can rotate automatically".into());
+        }
+        Ok(())
+    }
+
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
         shared::read_observed(self, ids).await
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
-        let policy = if spec.attrs.contains_key("policy") {
-            Some(document::text_of(spec, "policy", PolicyKind::Resource)?)
-        } else {
-            None
-        };
+        let policy = if spec.attrs.contains_key("policy") { Some(document::text_of(spec, "policy")?) } else { None };
         let out = self
             .client
             .create_key()
@@ -191,7 +185,6 @@ impl ResourceKind for Key {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let id = &prior.id;
         let description = spec.str("description").unwrap_or_default();
         if prior.attrs.get("description").and_then(Value::as_str) != Some(description) {
@@ -209,7 +202,7 @@ impl ResourceKind for Key {
             }
         }
         if spec.attrs.contains_key("policy") {
-            let text = document::text_of(spec, "policy", PolicyKind::Resource)?;
+            let text = document::text_of(spec, "policy")?;
             if prior.attrs.get("policy") != Some(&document::normalize(&json!(text))) {
                 self.client
                     .put_key_policy()

@@ -16,8 +16,10 @@ use serde_json::json;
 use super::Client;
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, TagApi};
-use crate::aws::shared::{self, invalid, put_str, Found, READ_CONCURRENCY};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str, Found, READ_CONCURRENCY};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 /// Retention periods CloudWatch Logs accepts (PutRetentionPolicy), plus kprov's 0 = never.
 pub const RETENTION_DAYS: &[i64] =
@@ -33,31 +35,26 @@ pub struct LogGroup {
 impl LogGroup {
     pub fn new(client: Client) -> Self {
         let schema = Schema::new(vec![
-            AttrSchema::required("name", AttrType::String).force_new(),
+            // CreateLogGroup logGroupName (CloudWatch Logs API Reference): 1–512 of `[.\-_/#A-Za-z0-9]+`.
+            AttrSchema::required("name", AttrType::String).force_new().constraint(Constraint::Name {
+                min: 1,
+                max: 512,
+                chars: |c| c.is_ascii_alphanumeric() || "._-/#".contains(c),
+                chars_doc: "letters, digits and ._-/#",
+            }),
             AttrSchema::optional("retention_in_days", AttrType::Int)
                 .default(json!(0))
+                .constraint(Constraint::IntIn(RETENTION_DAYS))
                 .doc("Days to keep events; 0 = never expire."),
-            AttrSchema::optional("kms_key_id", AttrType::String).doc("ARN of the KMS key encrypting the group."),
+            // AssociateKmsKey takes the key's ARN only.
+            AttrSchema::optional("kms_key_id", AttrType::String)
+                .constraint(Constraint::Arn { service: "kms", resource: "key/" })
+                .doc("ARN of the KMS key encrypting the group."),
             shared::tags_attr(),
             AttrSchema::computed("arn", AttrType::String),
         ])
         .stateful();
         LogGroup { client, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = spec.req_str("name")?;
-        if name.is_empty()
-            || name.len() > 512
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
-        {
-            return Err(invalid(spec, format!("log group name {name:?} must be 1–512 of letters, digits and ._-/#")));
-        }
-        shared::check_int_in(spec, "retention_in_days", RETENTION_DAYS)?;
-        if spec.str("kms_key_id").is_some_and(|k| !k.starts_with("arn:")) {
-            return Err(invalid(spec, "kms_key_id must be the key's ARN (CloudWatch Logs takes no bare key id)"));
-        }
-        Ok(())
     }
 
     /// Log groups matching `request` (all of them when it names none), paginated.
@@ -182,7 +179,6 @@ impl ResourceKind for LogGroup {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = spec.req_str("name")?;
         let r = self
             .client
@@ -207,7 +203,6 @@ impl ResourceKind for LogGroup {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = &prior.id;
         let days = spec.i64("retention_in_days").unwrap_or(0);
         if prior.attrs.get("retention_in_days").and_then(Value::as_i64) != Some(days) {

@@ -61,8 +61,10 @@ impl Record {
                 .force_new()
                 .normalize(|v| v.as_str().map(|s| json!(bare_zone_id(s))).unwrap_or_else(|| v.clone())),
             AttrSchema::required("name", AttrType::String).force_new().normalize(name_value),
-            AttrSchema::required("type", AttrType::String).force_new(),
-            AttrSchema::optional("ttl", AttrType::Int).doc("Seconds; required with records, not with an alias."),
+            AttrSchema::required("type", AttrType::String).force_new().one_of(TYPES),
+            AttrSchema::optional("ttl", AttrType::Int)
+                .range(0, i64::from(i32::MAX))
+                .doc("Seconds; required with records, not with an alias."),
             AttrSchema::optional("records", AttrType::StringList).normalize(shared::string_set),
             AttrSchema::optional("alias", AttrType::Any)
                 .normalize(canonical_alias)
@@ -70,50 +72,6 @@ impl Record {
             AttrSchema::computed("fqdn", AttrType::String),
         ]);
         Record { dns, schema }
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let rtype = spec.req_str("type")?;
-        shared::check_str_in(spec, "type", TYPES)?;
-        if canonical_name(spec.req_str("name")?).is_empty() {
-            return Err(invalid(spec, "name must not be empty"));
-        }
-        let records = shared::str_list(spec, "records");
-        match (spec.attrs.get("alias"), records.is_empty()) {
-            (Some(_), false) => return Err(invalid(spec, "give records or alias, not both")),
-            (None, true) => return Err(invalid(spec, "needs records (with a ttl) or an alias")),
-            (Some(alias), true) => {
-                if spec.attrs.contains_key("ttl") {
-                    return Err(invalid(spec, "an alias record takes no ttl (the target's is used)"));
-                }
-                if !ALIAS_TYPES.contains(&rtype) {
-                    return Err(invalid(spec, format!("alias records must be of type {ALIAS_TYPES:?}")));
-                }
-                let ok = |k: &str| alias.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-                if !ok("name") || !ok("zone_id") {
-                    return Err(invalid(spec, "alias needs name and zone_id"));
-                }
-            }
-            (None, false) => {
-                if !spec.i64("ttl").is_some_and(|t| (0..=i64::from(i32::MAX)).contains(&t)) {
-                    return Err(invalid(spec, "records need a ttl (seconds)"));
-                }
-            }
-        }
-        for v in &records {
-            let ok = match rtype {
-                "A" => v.parse::<Ipv4Addr>().is_ok(),
-                "AAAA" => v.parse::<Ipv6Addr>().is_ok(),
-                _ => !v.is_empty(),
-            };
-            if !ok {
-                return Err(invalid(spec, format!("{v:?} is not a valid {rtype} value")));
-            }
-        }
-        if rtype == "CNAME" && records.len() > 1 {
-            return Err(invalid(spec, "a CNAME record has exactly one value"));
-        }
-        Ok(())
     }
 
     fn id_of(spec: &Spec) -> Result<String, ResourceError> {
@@ -179,6 +137,54 @@ impl Record {
     }
 }
 
+/// What is wrong with the combination of attributes, if anything (ChangeResourceRecordSets,
+/// Route 53 API Reference: records with a TTL, or an alias without one; alias types A, AAAA
+/// and CNAME; one value for a CNAME). `attrs` is the declared shape (`null`: not known yet).
+fn problem(attrs: &Attrs) -> Result<(), String> {
+    let rtype = attrs.get("type").and_then(Value::as_str).unwrap_or_default();
+    if attrs.get("name").and_then(Value::as_str).is_some_and(|n| canonical_name(n).is_empty()) {
+        return Err("`name` must not be empty".into());
+    }
+    let records: Vec<&Value> =
+        attrs.get("records").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let has_records = attrs.get("records").is_some_and(|r| !r.as_array().is_some_and(Vec::is_empty));
+    match (attrs.get("alias"), has_records) {
+        (Some(_), true) => return Err("`alias`: give records or alias, not both".into()),
+        (None, false) => return Err("needs records (with a ttl) or an alias".into()),
+        (Some(alias), false) => {
+            if attrs.contains_key("ttl") {
+                return Err("`ttl`: an alias record takes no ttl (the target's is used)".into());
+            }
+            if !ALIAS_TYPES.contains(&rtype) {
+                return Err(format!("`type`: alias records must be of type {ALIAS_TYPES:?}"));
+            }
+            let ok = |k: &str| alias.get(k).is_some_and(|v| v.is_null() || v.as_str().is_some_and(|s| !s.is_empty()));
+            if !alias.is_null() && (!ok("name") || !ok("zone_id")) {
+                return Err("`alias` needs name and zone_id".into());
+            }
+        }
+        (None, true) => {
+            if !attrs.contains_key("ttl") {
+                return Err("`records` need a ttl (seconds)".into());
+            }
+        }
+    }
+    for v in records.iter().filter_map(|v| v.as_str()) {
+        let ok = match rtype {
+            "A" => v.parse::<Ipv4Addr>().is_ok(),
+            "AAAA" => v.parse::<Ipv6Addr>().is_ok(),
+            _ => !v.is_empty(),
+        };
+        if !ok {
+            return Err(format!("`records`: {v:?} is not a valid {rtype} value"));
+        }
+    }
+    if rtype == "CNAME" && records.len() > 1 {
+        return Err("`records`: a CNAME record has exactly one value".into());
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl ResourceKind for Record {
     fn kind(&self) -> &'static str {
@@ -186,6 +192,10 @@ impl ResourceKind for Record {
     }
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        problem(declared)
     }
 
     async fn read_many(&self, _cx: &Cx, ids: &[String]) -> Result<Vec<Observed>, ResourceError> {
@@ -201,7 +211,6 @@ impl ResourceKind for Record {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let id = Self::id_of(spec)?;
         if let Some(existing) = self.read_one(&id).await? {
             if self.matches(&existing, spec) {
@@ -218,7 +227,6 @@ impl ResourceKind for Record {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let zone = bare_zone_id(spec.req_str("zone_id")?);
         self.dns.change(cx, zone, vec![Dns::change_of(ChangeAction::Upsert, Self::desired(spec)?)?]).await?;
         shared::read_back(self, cx, &prior.id).await

@@ -21,8 +21,10 @@ use serde_json::json;
 use super::{bare_zone_id, canonical_name, Dns};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::aws::shared::tags::{self, Split, TagApi};
-use crate::aws::shared::{self, invalid, put_str, READ_CONCURRENCY};
-use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value};
+use crate::aws::shared::{self, put_str, READ_CONCURRENCY};
+use crate::resource::{
+    AttrSchema, AttrType, Attrs, Constraint, Cx, Observed, ResourceError, ResourceKind, Schema, Spec, Value,
+};
 
 const SETTINGS: &[&str] = &["force_destroy"];
 const DEFAULT_COMMENT: &str = "Managed by kprov";
@@ -39,7 +41,11 @@ impl Zone {
         let schema = Schema::new(vec![
             AttrSchema::required("name", AttrType::String)
                 .force_new()
-                .normalize(|v| v.as_str().map(|s| json!(canonical_name(s))).unwrap_or_else(|| v.clone())),
+                .normalize(|v| v.as_str().map(|s| json!(canonical_name(s))).unwrap_or_else(|| v.clone()))
+                .constraint(Constraint::check_fn(
+                    "a domain name (labels of 1–63 letters, digits, hyphens)",
+                    zone_name_problem,
+                )),
             AttrSchema::optional("comment", AttrType::String).default(json!(DEFAULT_COMMENT)),
             AttrSchema::optional("force_destroy", AttrType::Bool)
                 .default(json!(false))
@@ -54,20 +60,6 @@ impl Zone {
 
     fn client(&self) -> &super::Client {
         &self.dns.client
-    }
-
-    fn validate(spec: &Spec) -> Result<(), ResourceError> {
-        let name = canonical_name(spec.req_str("name")?);
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-        };
-        if name.len() > 253 || !name.contains('.') || !name.split('.').all(label_ok) {
-            return Err(invalid(spec, format!("{name:?} is not a valid domain name for a hosted zone")));
-        }
-        Ok(())
     }
 
     /// Ownership and user tags of `ids` (10 per call).
@@ -192,6 +184,23 @@ impl TagApi for Zone {
     }
 }
 
+/// A hosted zone's name: at most 253 characters, at least two labels of 1–63 letters, digits
+/// and hyphens, not starting with a hyphen (Route 53 Developer Guide, "DNS domain name format").
+fn zone_name_problem(v: &Value) -> Result<(), String> {
+    let Some(raw) = v.as_str() else { return Ok(()) };
+    let name = canonical_name(raw);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+    };
+    if name.len() > 253 || !name.contains('.') || !name.split('.').all(label_ok) {
+        return Err(format!("{raw:?} is not a valid domain name for a hosted zone"));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl ResourceKind for Zone {
     fn kind(&self) -> &'static str {
@@ -206,7 +215,6 @@ impl ResourceKind for Zone {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let name = canonical_name(spec.req_str("name")?);
         let r = self
             .client()
@@ -241,7 +249,6 @@ impl ResourceKind for Zone {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        Self::validate(spec)?;
         let comment = spec.str("comment").unwrap_or(DEFAULT_COMMENT);
         if prior.attrs.get("comment").and_then(Value::as_str) != Some(comment) {
             self.client()

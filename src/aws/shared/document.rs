@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::resource::{ResourceError, Spec};
+use crate::resource::{Constraint, ResourceError, Spec};
 
 /// Which rules a document must follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +76,31 @@ pub fn to_text(v: &Value) -> Result<String, String> {
     parse(v).map(|d| d.to_string())
 }
 
-/// The document of `spec`'s attribute `attr` as JSON text, validated as a `kind` document.
-pub fn text_of(spec: &Spec, attr: &str, kind: PolicyKind) -> Result<String, ResourceError> {
+/// The document of `spec`'s attribute `attr` as JSON text (validated before, by the
+/// attribute's [`constraint`]).
+pub fn text_of(spec: &Spec, attr: &str) -> Result<String, ResourceError> {
     let v = spec.attrs.get(attr).ok_or_else(|| super::invalid(spec, format!("`{attr}` is required")))?;
-    validate(v, kind).map_err(|m| super::invalid(spec, format!("`{attr}`: {m}")))?;
     to_text(v).map_err(|m| super::invalid(spec, format!("`{attr}`: {m}")))
+}
+
+/// The schema constraint of a `kind` document attribute: [`validate`], as a structural check
+/// (it looks at the document's shape, not at the ARNs inside, so it runs at plan time even
+/// when those are references not known yet).
+pub fn constraint(kind: PolicyKind) -> Constraint {
+    match kind {
+        PolicyKind::Trust => Constraint::structure(
+            "an IAM trust policy document: `Version`, and statements with `Effect` `Allow`/`Deny`, `Action` and a `Principal`",
+            |v| validate(v, PolicyKind::Trust),
+        ),
+        PolicyKind::Identity => Constraint::structure(
+            "an IAM policy document: `Version`, and statements with `Effect` `Allow`/`Deny`, `Action` and `Resource`",
+            |v| validate(v, PolicyKind::Identity),
+        ),
+        PolicyKind::Resource => Constraint::structure(
+            "a resource policy document: `Version`, and statements with `Effect` `Allow`/`Deny`, `Action` and a `Principal`",
+            |v| validate(v, PolicyKind::Resource),
+        ),
+    }
 }
 
 fn canonical(mut doc: Value) -> Value {

@@ -168,28 +168,6 @@ pub fn invalid(spec: &Spec, message: impl std::fmt::Display) -> ResourceError {
     ResourceError::invalid(format!("{}: {message}", spec.address))
 }
 
-/// Check that integer attribute `name`, when set, is one of `allowed`.
-pub fn check_int_in(spec: &Spec, name: &str, allowed: &[i64]) -> Result<(), ResourceError> {
-    match spec.attrs.get(name) {
-        None => Ok(()),
-        Some(v) => match v.as_i64() {
-            Some(n) if allowed.contains(&n) => Ok(()),
-            _ => Err(invalid(spec, format!("`{name}` must be one of {allowed:?}, not {v}"))),
-        },
-    }
-}
-
-/// Check that string attribute `name`, when set, is one of `allowed`.
-pub fn check_str_in(spec: &Spec, name: &str, allowed: &[&str]) -> Result<(), ResourceError> {
-    match spec.attrs.get(name) {
-        None => Ok(()),
-        Some(v) => match v.as_str() {
-            Some(s) if allowed.contains(&s) => Ok(()),
-            _ => Err(invalid(spec, format!("`{name}` must be one of {allowed:?}, not {v}"))),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use super::{fails, fails_in, load_dev, ok, plans, BASE};
 use crate::config::testkit::{registry, Plans};
-use crate::config::{environments, load};
+use crate::config::{environments, load, Tmpl};
 
 const VPC: &str = "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n";
 
@@ -498,4 +498,32 @@ fn deeply_nested_expressions_across_locals_are_refused_not_overflowed() {
     }
     s.push_str("l100 = 1\n");
     fails_somewhere_in_net(&s, "evaluation nested too deeply");
+}
+
+#[test]
+fn templates_in_table_keys_are_evaluated_and_a_resource_reference_is_refused() {
+    let s = ok(&[(
+        "a.toml",
+        "[locals]\nc = \"prod-1\"\n\n[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\
+         tags = { \"k8s.io/cluster/${local.c}\" = \"owned\", \"${stack.env}-x\" = \"1\" }\n",
+    )]);
+    let tags = s.resources[0].attrs.get("tags").cloned();
+    assert_eq!(tags, Some(Tmpl::Lit(serde_json::json!({"k8s.io/cluster/prod-1": "owned", "dev-x": "1"}))));
+    fails(
+        &[(
+            "a.toml",
+            "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\n[resource.ec2_vpc.b]\ncidr_block = \"10.1.0.0/16\"\n\
+             tags = { \"x-${ec2_vpc.main.id}\" = \"1\" }\n",
+        )],
+        "a.toml:6:10",
+        "a table key must be known before apply",
+    );
+    fails(
+        &[(
+            "a.toml",
+            "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\ntags = { \"${stack.env}\" = \"1\", dev = \"2\" }\n",
+        )],
+        "a.toml:3:",
+        "the key `dev` is in this table twice",
+    );
 }

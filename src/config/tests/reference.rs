@@ -192,3 +192,60 @@ fn worker_nodes_and_the_control_plane_use_only_private_subnets() {
         assert_eq!(r.attrs["subnet_ids"], private, "{}", r.address);
     }
 }
+
+/// The autoscaler discovers its groups by `k8s.io/cluster-autoscaler/<cluster name>`: the
+/// template in the tag key is evaluated (issue 11, item 4).
+#[test]
+fn autoscaler_tag_keys_carry_the_cluster_name() {
+    for env in ["dev", "stage", "prod"] {
+        let s = stack(env);
+        let groups = of_kind(&s, "eks_nodegroup", "main");
+        assert!(!groups.is_empty());
+        for g in groups {
+            let Some(Tmpl::Lit(Value::Object(tags))) = g.attrs.get("tags") else {
+                panic!("{}: tags are not a literal table: {:?}", g.address, g.attrs.get("tags"))
+            };
+            let key = format!("k8s.io/cluster-autoscaler/platform-{env}");
+            assert_eq!(tags.get(&key).and_then(Value::as_str), Some("owned"), "{}: {tags:?}", g.address);
+            assert!(tags.keys().all(|k| !k.contains("${")), "{}: {tags:?}", g.address);
+        }
+    }
+}
+
+/// Constraint violations of the real schemas: every one of a run reported, each at the value
+/// (the overlay's value for an attribute that is one variable), in file order.
+#[test]
+fn constraint_violations_are_all_reported_at_their_values() {
+    let base = "[stack]\nname = \"t\"\n\n[variables]\nregion = \"us-east-1\"\nvpc_cidr = \"10.0.0.0/16\"\n";
+    let net = "[resource.ec2_vpc.main]\ncidr_block = \"${var.vpc_cidr}\"\n\n\
+               [resource.ec2_subnet.a]\nvpc_id = \"${ec2_vpc.main.id}\"\ncidr_block = \"10.0.1.0/24\"\n\
+               availability_zone = \"us-east-9z\"\n\n\
+               [resource.ec2_security_group_rule.r]\nsecurity_group_id = \"sg-1\"\ntype = \"inbound\"\n\
+               protocol = \"tcp\"\nfrom_port = 443\nto_port = 80\ncidr_ipv4 = \"0.0.0.0/0\"\n";
+    let overlay = "[variables]\nvpc_cidr = \"10.42.0.0/33\"\n";
+    let files = [("plans/a.toml".into(), base.to_string()), ("plans/net.toml".into(), net.to_string())];
+    let e = crate::config::load_texts(&files, ("plans/env/dev.toml".into(), overlay.into()), "dev", &registry())
+        .expect_err("refused");
+    let lines: Vec<String> = e.errors().iter().map(|e| e.to_string()).collect();
+    let starts: Vec<&str> = lines.iter().map(|l| l.split(": ").next().unwrap_or("")).collect();
+    assert_eq!(
+        starts,
+        ["plans/env/dev.toml:2:12", "plans/net.toml:7:21", "plans/net.toml:11:8", "plans/net.toml:14:11"],
+        "{e}"
+    );
+    assert!(
+        lines[0].contains("ec2_vpc.main: `cidr_block`: \"10.42.0.0/33\" is not an IPv4 CIDR block"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("the value of var.vpc_cidr, used by `cidr_block` at plans/net.toml:2:14"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("not an availability zone of the stack's region us-east-1"), "{}", lines[1]);
+    assert!(lines[2].contains("`type`: \"inbound\" is not one of `ingress`, `egress`"), "{}", lines[2]);
+    assert!(lines[3].contains("`to_port` 80 is below from_port 443"), "{}", lines[3]);
+    // The whole error: one line per problem, each starting with its location.
+    assert_eq!(e.to_string().lines().count(), 4);
+}

@@ -9,51 +9,9 @@
 //! literal is left to AWS.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use crate::config::{ResourceDecl, Stack, Tmpl};
-use crate::resource::{Address, Value};
-
-/// An IPv4 block: network address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    base: u32,
-    len: u8,
-}
-
-impl Cidr {
-    /// `a.b.c.d/n`; `None` for anything else (the kind's own validation reports it).
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (ip, len) = s.split_once('/')?;
-        let ip: Ipv4Addr = ip.parse().ok()?;
-        let len: u8 = len.parse().ok().filter(|n| *n <= 32)?;
-        Some(Cidr { base: u32::from(ip) & Self::mask(len), len })
-    }
-
-    fn mask(len: u8) -> u32 {
-        if len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(len))
-        }
-    }
-
-    /// Whether every address of `other` is in `self`.
-    pub fn contains(&self, other: &Cidr) -> bool {
-        other.len >= self.len && other.base & Self::mask(self.len) == self.base
-    }
-
-    /// Whether the two blocks share an address (for CIDR blocks: one contains the other).
-    pub fn overlaps(&self, other: &Cidr) -> bool {
-        self.contains(other) || other.contains(self)
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.len)
-    }
-}
+use crate::resource::{Address, Cidr, Value};
 
 /// A refusal: the subnet's declaration and why.
 pub struct Problem<'s> {
@@ -68,9 +26,10 @@ fn literal_cidr(decl: &ResourceDecl) -> Option<Cidr> {
     }
 }
 
-/// The first subnet (in declaration order) outside its VPC or overlapping an earlier subnet of
+/// Every subnet (in declaration order) outside its VPC or overlapping an earlier subnet of
 /// the same VPC.
-pub fn check(stack: &Stack) -> Result<(), Problem<'_>> {
+pub fn check(stack: &Stack) -> Vec<Problem<'_>> {
+    let mut problems = Vec::new();
     let vpcs: BTreeMap<&Address, Option<Cidr>> =
         stack.resources.iter().filter(|d| d.address.kind == "ec2_vpc").map(|d| (&d.address, literal_cidr(d))).collect();
     // Per VPC, the subnets seen so far with their blocks.
@@ -83,28 +42,30 @@ pub fn check(stack: &Stack) -> Result<(), Problem<'_>> {
         let Some(cidr) = literal_cidr(decl) else { continue };
         if let Some(Some(vpc_cidr)) = vpcs.get(vpc) {
             if !vpc_cidr.contains(&cidr) {
-                return Err(Problem {
+                problems.push(Problem {
                     decl,
                     message: format!(
                         "`cidr_block` {cidr} is outside the CIDR block of {vpc} ({vpc_cidr}); a subnet's block must lie \
                          inside its VPC's"
                     ),
                 });
+                continue;
             }
         }
         let earlier = seen.entry(vpc).or_default();
         if let Some((other, other_cidr)) = earlier.iter().find(|(_, c)| c.overlaps(&cidr)) {
-            return Err(Problem {
+            problems.push(Problem {
                 decl,
                 message: format!(
                     "`cidr_block` {cidr} overlaps {} ({other_cidr}) in {vpc}; subnets of one VPC must not overlap",
                     other.address
                 ),
             });
+            continue;
         }
         earlier.push((decl, cidr));
     }
-    Ok(())
+    problems
 }
 
 #[cfg(test)]
@@ -120,6 +81,7 @@ mod tests {
             depends_on: vec![],
             lifecycle: Default::default(),
             loc: SourceLoc { file: "plans/network.toml".into(), line: 7, col: 1 },
+            attr_locs: Default::default(),
         }
     }
 
@@ -144,9 +106,9 @@ mod tests {
     }
 
     fn refusal(s: &Stack) -> (String, String) {
-        match check(s) {
-            Ok(()) => panic!("accepted"),
-            Err(p) => (p.decl.address.to_string(), p.message),
+        match check(s).into_iter().next() {
+            None => panic!("accepted"),
+            Some(p) => (p.decl.address.to_string(), p.message),
         }
     }
 
@@ -175,7 +137,7 @@ mod tests {
             vpc("other", "10.0.0.0/16"),
             subnet("ec2_subnet.other", "other", "10.0.1.0/24"),
         ]);
-        assert!(check(&s).is_ok());
+        assert!(check(&s).is_empty());
     }
 
     #[test]
@@ -216,7 +178,7 @@ mod tests {
                 ],
             ),
         ]);
-        assert!(check(&s).is_ok());
+        assert!(check(&s).is_empty());
     }
 
     #[test]
@@ -228,7 +190,7 @@ mod tests {
         );
         for env in ["dev", "stage", "prod"] {
             let s = crate::config::load(&plans, env, &registry).unwrap_or_else(|e| panic!("{env}: {e}"));
-            assert!(check(&s).is_ok(), "{env}");
+            assert!(check(&s).is_empty(), "{env}");
         }
     }
 }
