@@ -301,9 +301,10 @@ async fn nat_gateway_lifecycle() {
     let subnet = env.subnet("public", &vpc, "10.40.0.0/24").await;
     let eip = env.create(&env.spec("ec2_elastic_ip", "nat", json!({}))).await;
 
-    // Validation happens before any API call.
+    // Validation happens before any API call (the engine's check before a create).
     let no_eip = env.spec("ec2_nat_gateway", "bad", json!({"subnet_id": subnet.id}));
-    let err = env.kind("ec2_nat_gateway").create(&env.cx, &no_eip).await.expect_err("public NAT without EIP");
+    let err = kprov::resource::check_resolved(env.kind("ec2_nat_gateway").as_ref(), None, &no_eip.attrs, None)
+        .expect_err("public NAT without EIP");
     assert!(matches!(err, ResourceError::Invalid { .. }), "{err:?}");
 
     let spec = env.spec(

@@ -1,5 +1,5 @@
-//! Invalid EKS input through the real binary: refused by `kprov plan` with the resource's
-//! `file:line:col` and a precise message, before any AWS call (the endpoint points at a closed
+//! Invalid EKS input through the real binary: refused by `kprov plan` at the attribute's
+//! `file:line:col` with a precise message, before any AWS call (the endpoint points at a closed
 //! port, so a call would fail with "could not reach AWS" instead, after retries).
 
 mod support;
@@ -70,7 +70,8 @@ fn an_unknown_instance_type_family_is_located() {
     let (d, line) = plans_with("1.30", &nodegroup(r#"["c5x.large"]"#, "AL2023_x86_64_STANDARD"));
     refused(
         d.path(),
-        &[&format!("plans/eks.toml:{line}:"), "eks_nodegroup.apps", "unknown instance type family `c5x`"],
+        // `instance_types = ` is the table's sixth line.
+        &[&format!("plans/eks.toml:{}:18:", line + 5), "eks_nodegroup.apps", "unknown instance type family `c5x`"],
     );
 }
 
@@ -80,7 +81,7 @@ fn an_arm_ami_type_on_x86_instances_is_located() {
     refused(
         d.path(),
         &[
-            &format!("plans/eks.toml:{line}:"),
+            &format!("plans/eks.toml:{}:12:", line + 6),
             "`ami_type` AL2023_ARM_64_STANDARD is built for ARM (Graviton) but instance type c5.xlarge is x86_64",
         ],
     );
@@ -89,15 +90,19 @@ fn an_arm_ami_type_on_x86_instances_is_located() {
 #[test]
 fn an_unknown_ami_type_is_located() {
     let (d, line) = plans_with("1.30", &nodegroup(r#"["t4g.medium"]"#, "AL2023_ARM64"));
-    refused(d.path(), &[&format!("plans/eks.toml:{line}:"), "unknown AMI type \"AL2023_ARM64\""]);
+    refused(d.path(), &[&format!("plans/eks.toml:{}:12:", line + 6), "unknown AMI type \"AL2023_ARM64\""]);
 }
 
 #[test]
 fn a_graviton_node_group_passes_validation() {
-    // The same plans with a valid node group get past validation: the first AWS call (the
-    // refresh has nothing to read; the plan needs none) is not made, and the plan succeeds.
+    // The same plans with a valid node group pass every offline check (`plan` would then ask
+    // AWS whether the instance types are offered in the region: plan::validate::reads).
     let (d, _) = plans_with("1.30", &nodegroup(r#"["t4g.medium", "m7g.large"]"#, "AL2023_ARM_64_STANDARD"));
-    kprov_offline(d.path()).args(["plan", "--env", "dev"]).assert().success().stdout(contains("eks_nodegroup.apps"));
+    kprov_offline(d.path())
+        .args(["validate", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("Success! The configuration is valid"));
 }
 
 #[test]
@@ -121,12 +126,12 @@ fn an_eks_version_skip_is_refused_before_any_call() {
     let line = std::fs::read_to_string(d.path().join("plans/eks.toml"))
         .expect("plans")
         .lines()
-        .position(|l| l.starts_with("[resource.eks_cluster"))
+        .position(|l| l.starts_with("version = "))
         .map_or(0, |i| i + 1);
     refused(
         d.path(),
         &[
-            &format!("plans/eks.toml:{line}:"),
+            &format!("plans/eks.toml:{line}:11:"),
             "eks_cluster.main",
             "cannot go from 1.29 to 1.31 in one step",
             "set version = \"1.30\"",

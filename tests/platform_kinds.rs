@@ -93,8 +93,12 @@ impl Env {
         Spec { address: Address::new(kind, name, None), attrs: a, client_token: uuid::Uuid::new_v4().to_string() }
     }
 
+    /// Create as the engine does: the plan-time checks on the resolved values first.
     pub async fn try_create(&self, spec: &Spec) -> Result<Observed, ResourceError> {
-        self.kind(&spec.address.kind).create(&self.cx, spec).await
+        let kind = self.kind(&spec.address.kind);
+        kprov::resource::check_resolved(kind.as_ref(), None, &spec.attrs, None)
+            .map_err(|e| ResourceError::invalid(format!("{}: {e}", spec.address)))?;
+        kind.create(&self.cx, spec).await
     }
 
     pub async fn create(&self, spec: &Spec) -> Observed {

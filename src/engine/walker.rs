@@ -19,7 +19,7 @@ use super::state_writer::{self, StateHandle, StateUpdate};
 use super::EngineError;
 use crate::plan::{Action, Change, Plan};
 use crate::resource::cx::Phase;
-use crate::resource::{Address, Attrs, Cx, Observed, Owner, Registry, ResourceError, ResourceKind, Spec, Value};
+use crate::resource::{check_resolved, Address, Attrs, Cx, Observed, Owner, Registry, ResourceError, Spec, Value};
 use crate::state::{Backend, ResourceState, State, Status};
 
 pub struct RunOptions {
@@ -266,26 +266,6 @@ fn resolve(shared: &Shared, c: &Change) -> Result<Attrs, ResourceError> {
         .collect()
 }
 
-/// The plan-time checks again, on the resolved values, just before a create or update: the
-/// schema's constraints and the kind's `validate`/`validate_declared`. At plan time a value
-/// that holds a reference to a resource not created yet is unknown and could not be checked;
-/// now it is known. The same checks, not a second implementation (see `config::validate`).
-fn check_resolved(
-    kind: &dyn ResourceKind,
-    region: &str,
-    attrs: &Attrs,
-    prior: Option<&Attrs>,
-) -> Result<(), ResourceError> {
-    let mut problems: Vec<String> = kind.schema().check(attrs, Some(region)).into_iter().map(|v| v.message).collect();
-    problems.extend(kind.validate_declared(attrs).err());
-    problems.extend(kind.validate(attrs, prior).err());
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ResourceError::invalid(problems.join("; ")))
-    }
-}
-
 async fn run_op(shared: &Arc<Shared>, op: &Op, c: &Change) -> Result<(), ResourceError> {
     let address = op.address.clone();
     // Set when the operation gets its slot and starts calling AWS (the `Started` event).
@@ -371,7 +351,7 @@ async fn run_op_inner(
         }
         OpKind::Create => {
             let attrs = resolve(shared, c)?;
-            check_resolved(kind, &shared.region, &attrs, None)?;
+            check_resolved(kind, Some(&shared.region), &attrs, None)?;
             let token = shared.tokens.get(&key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             // Create before destroy: the old resource still exists while this one is made.
             let replaces = c.prior.as_ref().filter(|_| c.action == Action::Replace && c.create_before_destroy);
@@ -438,7 +418,7 @@ async fn run_op_inner(
         OpKind::Update => {
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("update without a prior resource"))?;
             let attrs = resolve(shared, c)?;
-            check_resolved(kind, &shared.region, &attrs, Some(&prior.attrs))?;
+            check_resolved(kind, Some(&shared.region), &attrs, Some(&prior.attrs))?;
             let spec = Spec { address: op.address.clone(), attrs, client_token: uuid::Uuid::new_v4().to_string() };
             let cx = start(shared, op, started).await?;
             let obs = cx

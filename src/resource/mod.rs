@@ -96,6 +96,27 @@ pub fn tags_of(attrs: &Attrs) -> Vec<(String, String)> {
     }
 }
 
+/// The plan-time checks again, on resolved values, just before a create or update: the
+/// schema's constraints and the kind's `validate_declared`/`validate`. At plan time a value
+/// that refers to a resource not created yet is unknown and could not be checked; the engine
+/// calls this once it is known. The same checks as `config::validate` and `plan::validate`,
+/// not a second implementation; kinds do not validate inside `create`/`update`.
+pub fn check_resolved(
+    kind: &dyn ResourceKind,
+    region: Option<&str>,
+    attrs: &Attrs,
+    prior: Option<&Attrs>,
+) -> Result<(), ResourceError> {
+    let mut problems: Vec<String> = kind.schema().check(attrs, region).into_iter().map(|v| v.message).collect();
+    problems.extend(kind.validate_declared(attrs).err());
+    problems.extend(kind.validate(attrs, prior).err());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ResourceError::invalid(problems.join("; ")))
+    }
+}
+
 /// One value to look up for a [`Fact`]: `value`, and for add-on versions the add-on's name as
 /// `context`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -96,7 +96,7 @@ async fn ecr_repository_invalid_input_is_refused_before_any_call() {
     let ecr = aws_sdk_ecr::Client::new(&env.sdk);
     let name = unique("pa-bad");
     let cases = [
-        (json!({"name": "Upper/Case"}), "repository name"),
+        (json!({"name": "Upper/Case"}), "only lowercase letters"),
         (json!({"name": name, "image_tag_mutability": "SOMETIMES"}), "image_tag_mutability"),
         (json!({"name": name, "kms_key": "arn:aws:kms:il-central-1:123456789012:key/x"}), "encryption_type"),
         (json!({"name": name, "tags": {"kprov:stack": "x"}}), "reserved"),

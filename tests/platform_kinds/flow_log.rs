@@ -78,7 +78,7 @@ async fn ec2_flow_log_invalid_input_is_refused_before_any_call() {
         ),
         (
             json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g", "max_aggregation_interval": 30}),
-            "60 or 600",
+            "must be one of 60, 600",
         ),
         (json!({"vpc_id": vpc, "iam_role_arn": ROLE, "log_group_name": "/g", "traffic_type": "SOME"}), "traffic_type"),
     ];

@@ -76,7 +76,7 @@ async fn logs_log_group_invalid_input_is_refused_before_any_call() {
     let cases = [
         // moto would accept 8 days; CloudWatch does not.
         (json!({"name": name, "retention_in_days": 8}), "retention_in_days"),
-        (json!({"name": format!("{name} with spaces")}), "log group name"),
+        (json!({"name": format!("{name} with spaces")}), "only letters, digits and ._-/#"),
         (json!({"name": name, "kms_key_id": "1234abcd-12ab-34cd-56ef-1234567890ab"}), "ARN"),
     ];
     for (attrs, needle) in cases {

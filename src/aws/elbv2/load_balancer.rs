@@ -212,11 +212,16 @@ impl ResourceKind for LoadBalancer {
 
     /// At plan time the subnets are references to subnets not created yet: count them anyway.
     fn validate_declared(&self, declared: &Attrs) -> Result<(), String> {
+        // Distinct subnets: a value not known yet (`null`) counts as one of its own.
+        let distinct = |list: &Vec<Value>| {
+            let known: std::collections::BTreeSet<&str> = list.iter().filter_map(Value::as_str).collect();
+            known.len() + list.iter().filter(|v| v.is_null()).count()
+        };
         match declared.get("subnets").and_then(Value::as_array) {
-            Some(list) if list.len() < 2 => Err(format!(
+            Some(list) if distinct(list) < 2 => Err(format!(
                 "`subnets`: an application load balancer needs at least two subnets in different availability \
                  zones, got {}",
-                list.len()
+                distinct(list)
             )),
             _ => Ok(()),
         }

@@ -523,7 +523,7 @@ fn templates_in_table_keys_are_evaluated_and_a_resource_reference_is_refused() {
             "a.toml",
             "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\ntags = { \"${stack.env}\" = \"1\", dev = \"2\" }\n",
         )],
-        "a.toml:3:",
+        "a.toml:3:32",
         "the key `dev` is in this table twice",
     );
 }

@@ -101,3 +101,52 @@ pub async fn check(stack: &Stack, registry: &Registry) -> Result<(), PlanError> 
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::resource::{Catalog, ResourceError};
+
+    /// A catalog that knows a few values and records what it was asked.
+    #[derive(Default)]
+    struct Known {
+        asked: Mutex<Vec<(Fact, Vec<Query>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Catalog for Known {
+        async fn existing(&self, fact: Fact, queries: &[Query]) -> Result<(Vec<Query>, String), ResourceError> {
+            self.asked.lock().expect("lock").push((fact, queries.to_vec()));
+            let ok = ["us-east-1a", "us-east-1b", "1.30", "m6i.large"];
+            Ok((queries.iter().filter(|q| ok.contains(&q.value.as_str())).cloned().collect(), "some".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn values_that_do_not_exist_are_located_and_each_fact_is_one_question() {
+        let base = "[stack]\nname = \"t\"\n\n[variables]\nregion = \"us-east-1\"\n";
+        let net = "[resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\n\
+                   [resource.ec2_subnet.a]\nfor_each = [\"us-east-1a\", \"us-east-1b\", \"us-east-1x\"]\n\
+                   vpc_id = \"${ec2_vpc.main.id}\"\ncidr_block = \"10.0.1.0/24\"\navailability_zone = \"${each.key}\"\n";
+        let mut registry = crate::aws::offline_registry();
+        let files = [("plans/a.toml".into(), base.to_string()), ("plans/net.toml".into(), net.to_string())];
+        let stack = crate::config::load_texts(&files, ("plans/env/dev.toml".into(), String::new()), "dev", &registry)
+            .expect("plans load");
+        // Offline: nothing to ask.
+        assert!(check(&stack, &registry).await.is_ok());
+        let known = Arc::new(Known::default());
+        registry.set_catalog(Some(known.clone()));
+        let e = check(&stack, &registry).await.expect_err("refused");
+        let text = e.to_string();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with("plans/net.toml:8:21: ec2_subnet.a[\"us-east-1x\"]: `availability_zone`: \"us-east-1x\""),
+            "{text}"
+        );
+        let asked = known.asked.lock().expect("lock").clone();
+        assert_eq!(asked.len(), 1, "one question for the three zones: {asked:?}");
+        assert_eq!(asked[0].1.len(), 3);
+    }
+}
