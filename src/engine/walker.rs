@@ -453,8 +453,11 @@ async fn run_op_inner(
             // already recorded under the same address, the old one as deposed).
             if c.action == Action::Replace && c.create_before_destroy {
                 let _ = shared.state.record(StateUpdate::Remove(op.address.deposed().to_string()));
+                persist(StateUpdate::RemoveIfId(key, prior.id.clone())).await?;
+            } else {
+                // (A record adopted from a pending intent has no id yet: it goes too.)
+                persist(StateUpdate::Remove(key)).await?;
             }
-            persist(StateUpdate::RemoveIfId(key, prior.id.clone())).await?;
             Ok(Some(prior.id.clone()))
         }
     }
