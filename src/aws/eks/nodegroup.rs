@@ -349,7 +349,6 @@ impl ResourceKind for Nodegroup {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs, None).map_err(ResourceError::invalid)?;
         let (cluster, name) = (spec.req_str("cluster_name")?, spec.req_str("name")?);
         let id = common::join_id(cluster, name);
         let min = to_i32(spec, "min_size")?.unwrap_or(0);
@@ -395,7 +394,6 @@ impl ResourceKind for Nodegroup {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs, Some(&prior.attrs)).map_err(ResourceError::invalid)?;
         let id = prior.id.as_str();
         let (cluster, name) = common::split_id(self.kind(), id)?;
 
