@@ -38,7 +38,7 @@ fn attr_location(dir: &Path, file: &str, header: &str, attr: &str) -> String {
     let text = std::fs::read_to_string(dir.join("plans").join(file)).expect("read plans");
     let start = text.lines().position(|l| l.starts_with(header)).expect("header in file");
     let prefix = format!("{attr} = ");
-    let (i, l) = text.lines().enumerate().skip(start).find(|(_, l)| l.starts_with(&prefix)).expect("attribute");
+    let (i, _) = text.lines().enumerate().skip(start).find(|(_, l)| l.starts_with(&prefix)).expect("attribute");
     format!("plans/{file}:{}:{}:", i + 1, prefix.len() + 1)
 }
 

@@ -219,7 +219,10 @@ async fn eks_platform_lifecycle() {
     let updates_before = env.update_ids("platform").await.len();
     cluster_attrs["version"] = json!("1.33");
     let skip = env.spec("eks_cluster", "main", cluster_attrs.clone());
-    let err = env.kind("eks_cluster").update(&env.cx, &cluster, &skip).await.expect_err("a skip is refused");
+    // The engine's check before an update (kinds do not validate inside update).
+    let err =
+        kprov::resource::check_resolved(env.kind("eks_cluster").as_ref(), None, &skip.attrs, Some(&cluster.attrs))
+            .expect_err("a skip is refused");
     assert!(matches!(err, ResourceError::Invalid { .. }), "{err}");
     assert!(err.to_string().contains("one minor version at a time"), "{err}");
     assert_eq!(env.cluster("platform").await.version(), Some("1.31"));

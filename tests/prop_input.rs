@@ -89,7 +89,7 @@ fn valid_plan() -> impl Strategy<Value = String> {
             };
             s.push_str(&format!(
                 "[resource.ec2_subnet.s]\nfor_each = {for_each}\nvpc_id = \"${{ec2_vpc.main.id}}\"\n\
-                 cidr_block = \"${{ec2_vpc.main.cidr_block}}\"\navailability_zone = \"${{each.key}}\"\n\
+                 cidr_block = \"${{ec2_vpc.main.cidr_block}}\"\navailability_zone = \"us-east-1a\"\n\
                  tags = {{ Key = \"${{each.value}}\" }}\n"
             ));
             if shape == 3 {
@@ -240,7 +240,7 @@ proptest! {
             "[stack]\nname = \"t\"\n[variables]\nregion = \"r\"\n\
              [resource.ec2_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\
              [resource.ec2_subnet.{name}]\nvpc_id = \"${{ec2_vpc.{target}.{attr}}}\"\ncidr_block = \"10.0.1.0/24\"\n\
-             availability_zone = \"a\"\n"
+             availability_zone = \"ra\"\n"
         );
         match load(&main, "") {
             Ok(stack) => {

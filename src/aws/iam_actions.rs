@@ -68,6 +68,10 @@ pub fn for_kind(kind: &str) -> Option<&'static KindActions> {
 const fn extra(action: &'static str, why: &'static str) -> Extra {
     Extra { action, when_attr: None, scope: ExtraScope::Any, why }
 }
+/// Why the plan-time reads of `aws::catalog` are extras: they are kprov's calls, but made for
+/// the plan's checks of what exists (zones, instance types, versions), not by the kind's code.
+const PLAN_READ: &str = "`plan` checks that the values the plans name exist in the region (aws::catalog)";
+
 const fn extra_if(action: &'static str, attr: &'static str, why: &'static str) -> Extra {
     Extra { action, when_attr: Some(attr), scope: ExtraScope::Any, why }
 }
@@ -121,7 +125,7 @@ pub static TABLE: &[KindActions] = &[
         create: &["ec2:CreateSubnet", "ec2:CreateTags", "ec2:ModifySubnetAttribute"],
         update: &["ec2:ModifySubnetAttribute", "ec2:CreateTags", "ec2:DeleteTags"],
         delete: &["ec2:DeleteSubnet"],
-        extras: &[],
+        extras: &[extra("ec2:DescribeAvailabilityZones", PLAN_READ)],
     },
     KindActions {
         kind: "ec2_internet_gateway",
@@ -218,6 +222,7 @@ pub static TABLE: &[KindActions] = &[
                 "EKS checks the secrets-encryption key as the caller",
             ),
             extra_if("kms:CreateGrant", "encryption_kms_key_arn", "EKS creates a grant on the key as the caller"),
+            extra("eks:DescribeClusterVersions", PLAN_READ),
         ],
     },
     KindActions {
@@ -232,7 +237,12 @@ pub static TABLE: &[KindActions] = &[
             "eks:UntagResource",
         ],
         delete: &["eks:DeleteNodegroup"],
-        extras: &[pass_role("node_role_arn", false), service_linked_role("eks-nodegroup.amazonaws.com")],
+        extras: &[
+            pass_role("node_role_arn", false),
+            service_linked_role("eks-nodegroup.amazonaws.com"),
+            extra("ec2:DescribeInstanceTypeOfferings", PLAN_READ),
+            extra_if("eks:DescribeClusterVersions", "version", PLAN_READ),
+        ],
     },
     KindActions {
         kind: "eks_addon",

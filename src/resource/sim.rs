@@ -374,8 +374,11 @@ impl SimKind {
                 continue;
             }
             let v = match a.ty {
+                // An ARN shaped like AWS's (`iam_role` → `arn:aws:iam:…:role/ID`), so that it
+                // passes the schema's ARN constraints when the engine checks resolved values.
                 AttrType::String => Value::String(if a.name == "arn" {
-                    format!("arn:sim:{id}")
+                    let (service, resource) = self.name.split_once('_').unwrap_or((self.name, "resource"));
+                    format!("arn:aws:{service}:us-east-1:123456789012:{}/{id}", resource.replace('_', "-"))
                 } else {
                     format!("sim-{}-{id}", a.name.replace('_', "-"))
                 }),

@@ -120,7 +120,6 @@ impl ResourceKind for AccessEntry {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs).map_err(ResourceError::invalid)?;
         let (cluster, principal) = (spec.req_str("cluster_name")?, spec.req_str("principal_arn")?);
         let id = common::join_id(cluster, principal);
         let groups = spec_list(spec, "kubernetes_groups");
@@ -148,7 +147,6 @@ impl ResourceKind for AccessEntry {
     }
 
     async fn update(&self, _cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs).map_err(ResourceError::invalid)?;
         let (cluster, principal) = common::split_id(self.kind(), &prior.id)?;
         let groups = changed(spec, prior, "kubernetes_groups", true);
         let username = changed(spec, prior, "username", false);

@@ -96,7 +96,6 @@ impl AccessPolicyAssociation {
     }
 
     async fn associate(&self, spec: &Spec) -> Result<String, ResourceError> {
-        check(&spec.attrs).map_err(ResourceError::invalid)?;
         let (cluster, principal, policy) =
             (spec.req_str("cluster_name")?, spec.req_str("principal_arn")?, spec.req_str("policy_arn")?);
         let namespaces = spec_list(spec, "namespaces");

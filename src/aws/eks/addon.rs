@@ -263,7 +263,6 @@ impl ResourceKind for Addon {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs).map_err(ResourceError::invalid)?;
         let (cluster, name) = (spec.req_str("cluster_name")?, spec.req_str("addon_name")?);
         let id = common::join_id(cluster, name);
         if let Some(v) = spec.str("addon_version") {
@@ -298,7 +297,6 @@ impl ResourceKind for Addon {
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs).map_err(ResourceError::invalid)?;
         let id = prior.id.as_str();
         let (cluster, name) = common::split_id(self.kind(), id)?;
         let resolve = spec.str("resolve_conflicts").unwrap_or("OVERWRITE");

@@ -293,7 +293,6 @@ impl ResourceKind for Cluster {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs, None).map_err(ResourceError::invalid)?;
         let name = spec.req_str("name")?;
         let public = spec.bool("endpoint_public_access").unwrap_or(true);
         let vpc = VpcConfigRequest::builder()
@@ -335,7 +334,6 @@ impl ResourceKind for Cluster {
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         // Refused before any call: a version skip or downgrade, an authentication mode going back.
-        check(&spec.attrs, Some(&prior.attrs)).map_err(ResourceError::invalid)?;
         let name = prior.id.as_str();
         let cfg = || self.client.update_cluster_config();
 

@@ -409,7 +409,6 @@ impl Nodegroup {
     /// Create the node group of `spec` under the EKS name `name` (the plan's, or a
     /// replacement's, see [`replacement_name`]).
     async fn create_as(&self, cx: &Cx, spec: &Spec, name: &str) -> Result<Observed, ResourceError> {
-        check(&spec.attrs, None).map_err(ResourceError::invalid)?;
         let cluster = spec.req_str("cluster_name")?;
         let id = common::join_id(cluster, name);
         let mut tags = common::creation_tags(cx, spec)?;
@@ -459,7 +458,6 @@ impl Nodegroup {
     }
 
     async fn update_in_place(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        check(&spec.attrs, Some(&prior.attrs)).map_err(ResourceError::invalid)?;
         let id = prior.id.as_str();
         let (cluster, name) = common::split_id(self.kind(), id)?;
 

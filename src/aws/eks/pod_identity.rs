@@ -113,7 +113,6 @@ impl ResourceKind for PodIdentityAssociation {
     }
 
     async fn create(&self, cx: &Cx, spec: &Spec) -> Result<Observed, ResourceError> {
-        self.validate(&spec.attrs, None).map_err(ResourceError::invalid)?;
         let cluster = spec.req_str("cluster_name")?;
         let (namespace, sa) = (spec.req_str("namespace")?, spec.req_str("service_account")?);
         let out = self
@@ -142,7 +141,6 @@ impl ResourceKind for PodIdentityAssociation {
     }
 
     async fn update(&self, _cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        self.validate(&spec.attrs, Some(&prior.attrs)).map_err(ResourceError::invalid)?;
         let (cluster, aid) = common::split_id(self.kind(), &prior.id)?;
         if changed(spec, prior, "role_arn", false) {
             self.client

@@ -213,7 +213,10 @@ async fn a_version_skip_is_refused_before_any_call() {
     let any_describe = mock!(Client::describe_cluster).then_output(|| described(ClusterStatus::Active, "1.31"));
     let kind = Cluster::new(client(&[&any_upgrade, &any_describe]));
     for (from, to, says) in [("1.31", "1.33", "one minor version at a time"), ("1.31", "1.30", "cannot go down")] {
-        let err = kind.update(&cx(), &prior_cluster(from), &cluster_spec(to)).await.expect_err("refused");
+        // The engine's check before an update (kinds do not validate inside update).
+        let err =
+            crate::resource::check_resolved(&kind, None, &cluster_spec(to).attrs, Some(&prior_cluster(from).attrs))
+                .expect_err("refused");
         assert!(matches!(err, ResourceError::Invalid { .. }), "{err}");
         assert!(err.to_string().contains(says), "{err}");
     }
