@@ -38,6 +38,7 @@ fn stack(resources: Vec<ResourceDecl>) -> Stack {
         resources,
         backend: None,
         drift_ignore: vec![],
+        moved: vec![],
     }
 }
 

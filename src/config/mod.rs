@@ -27,6 +27,7 @@ mod expr;
 mod funcs;
 mod load;
 pub mod model;
+mod moved;
 mod node;
 mod validate;
 
@@ -38,7 +39,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use diag::{ConfigError, Located};
-pub use model::{BackendConfig, BackendKind, ResourceDecl, SourceLoc, Stack, Tmpl};
+pub use model::{BackendConfig, BackendKind, MovedDecl, ResourceDecl, SourceLoc, Stack, Tmpl};
 
 use crate::resource::Registry;
 
@@ -120,6 +121,7 @@ fn evaluate(
         Some(table) => drift::evaluate(sources, registry, table)?,
         None => Vec::new(),
     };
+    let moved = moved::evaluate(sources, registry, &plan.moved, &resources)?;
     Ok(Stack {
         name: plan.stack_name.clone(),
         env: env.to_string(),
@@ -127,6 +129,7 @@ fn evaluate(
         resources,
         backend,
         drift_ignore,
+        moved,
     })
 }
 

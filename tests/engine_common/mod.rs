@@ -38,6 +38,7 @@ pub fn stack(resources: Vec<ResourceDecl>) -> Stack {
         resources,
         backend: None,
         drift_ignore: vec![],
+        moved: vec![],
     }
 }
 

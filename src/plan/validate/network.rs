@@ -139,6 +139,7 @@ mod tests {
             resources,
             backend: None,
             drift_ignore: vec![],
+            moved: vec![],
         }
     }
 
