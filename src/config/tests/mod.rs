@@ -5,6 +5,7 @@
 mod backend;
 mod errors;
 mod language;
+mod moved;
 mod reference;
 
 use super::testkit::{registry, Plans};
