@@ -216,11 +216,15 @@ async fn state_rm(g: &Global, addresses: &[String], auto_approve: bool) -> Resul
 }
 
 /// The stored state, or an error saying where none was found.
+///
+/// As stored (`pull` prints it byte for byte), but only if it is this stack's.
 async fn read(g: &Global) -> Result<State, CliError> {
     let ctx = Context::load(g).await?;
-    ctx.load_state(false)
-        .await?
-        .ok_or_else(|| CliError::Refused(format!("there is no state yet at {}", ctx.backend.describe())))
+    let location = ctx.backend.describe();
+    let state =
+        ctx.backend.load().await?.ok_or_else(|| CliError::Refused(format!("there is no state yet at {location}")))?;
+    binding::check(&location, &state, &ctx.binding())?;
+    Ok(state)
 }
 
 async fn run_bootstrap(g: &Global) -> Result<Outcome, CliError> {
