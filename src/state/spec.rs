@@ -3,9 +3,9 @@
 //!
 //! Precedence for each setting: `--flag` (or its `KPROV_*` variable) > `[backend]` > default.
 //! The backend type is `--backend` if given, else local when `--state-file` is given, else S3
-//! when a bucket is given on the command line, else the table's `type`, else local. Local default: `<state dir>/<stack>/<env>.json`
-//! (`--state-file` names another file). S3 defaults: key `<stack>/<env>.json`, the stack's
-//! region, lock table `kprov-locks`. Both defaults include the stack, so two stacks never share
+//! when a bucket is given on the command line, else the table's `type`, else local. Local
+//! default: `<state dir>/<stack>/<env>.json` (`--state-file` names another file). S3 defaults:
+//! key `<stack>/<env>.json`, the stack's region, lock table `kprov-locks`. Both defaults include the stack, so two stacks never share
 //! a state by default; when they do share one on purpose or by mistake, `state::binding`
 //! refuses the second.
 
