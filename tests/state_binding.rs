@@ -249,7 +249,7 @@ async fn a_moved_block_renames_without_change_and_state_mv_and_rm_edit_only_the_
     apply(root, &[]);
     let (_, groups) = owned_in(region, &stack).await;
     let group = state_of(root, &stack)["resources"]["ec2_security_group.app"]["id"].as_str().unwrap().to_string();
-    assert_eq!(groups, [group.clone()]);
+    assert_eq!(groups, std::slice::from_ref(&group));
 
     rename_group(root, "[[moved]]\nfrom = \"ec2_security_group.app\"\nto = \"ec2_security_group.web\"\n");
     support::kprov(root).args(["plan", "--detailed-exitcode"]).assert().code(0).stdout(
@@ -263,7 +263,11 @@ async fn a_moved_block_renames_without_change_and_state_mv_and_rm_edit_only_the_
     assert!(st["serial"].as_u64().unwrap() > serial, "a new serial");
     assert_eq!(st["resources"]["ec2_security_group.web"]["id"], group.as_str(), "the same group");
     assert!(st["resources"].get("ec2_security_group.app").is_none());
-    assert_eq!(owned_in(region, &stack).await.1, [group.clone()], "the group was neither deleted nor created");
+    assert_eq!(
+        owned_in(region, &stack).await.1,
+        std::slice::from_ref(&group),
+        "the group was neither deleted nor created"
+    );
     support::kprov(root)
         .args(["plan", "--detailed-exitcode"])
         .assert()

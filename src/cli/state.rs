@@ -341,9 +341,9 @@ pub async fn force_unlock(g: &Global, a: ForceUnlockArgs) -> Result<Outcome, Cli
     let removed = lock::force_unlock(store.as_ref(), &a.lock_id).await?;
     super::output::println(&format!("Removed the state lock held by {} ({}).", removed.info, store.describe()));
     if !removed.expired() {
-        super::output::println(&format!(
-            "Its lease had not expired: if that run is still going, it will notice at its next heartbeat and stop."
-        ));
+        super::output::println(
+            "Its lease had not expired: if that run is still going, it will notice at its next heartbeat and stop.",
+        );
     }
     Ok(Outcome::Ok)
 }

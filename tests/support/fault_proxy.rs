@@ -143,6 +143,7 @@ impl FaultProxy {
     }
 
     /// Every request seen, as `service:Action` → count.
+    #[allow(dead_code)] // used by state_binding.rs, not by every binary that includes this file
     pub fn seen(&self) -> BTreeMap<String, u64> {
         self.log.lock().map(|l| l.seen.clone()).unwrap_or_default()
     }
