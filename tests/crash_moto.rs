@@ -310,7 +310,7 @@ async fn check(region: &str, dir: &Path, want: &BTreeMap<String, Vec<String>>, c
     tally.missing += missing;
     assert!(details.is_empty(), "{context}: AWS differs from the plan: {details:?}\n{}", tally.line());
 
-    let state = kprov::state::LocalBackend::for_env(&dir.join("state"), "dev")
+    let state = kprov::state::LocalBackend::for_env(&dir.join("state/platform"), "dev")
         .load()
         .unwrap_or_else(|e| panic!("{context}: the state does not load: {e}"))
         .unwrap_or_else(|| kprov::state::State::new("platform", "dev"));

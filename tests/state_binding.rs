@@ -41,16 +41,16 @@ fn apply(dir: &Path, extra: &[&str]) {
     support::kprov(dir).args(["apply", "--auto-approve", "--progress", "plain"]).args(extra).assert().success();
 }
 
-/// `plan`, `apply` and `destroy` of `dir`, through a counting proxy, each refused with exit 1
-/// and `message`; returns what the proxy saw.
-async fn refused_three_ways(
+/// `plan`, `apply`, `destroy` and `drift` of `dir`, through a counting proxy, each refused
+/// with exit 1 and `message`; returns what the proxy saw.
+async fn refused_four_ways(
     dir: &Path,
     extra: &[&str],
     env: &[(&str, String)],
     message: &str,
 ) -> std::collections::BTreeMap<String, u64> {
     let proxy = FaultProxy::start(support::moto_endpoint(), FaultConfig::from_env()).await;
-    for verb in [&["plan"][..], &["apply", "--auto-approve"], &["destroy", "--auto-approve"]] {
+    for verb in [&["plan"][..], &["apply", "--auto-approve"], &["destroy", "--auto-approve"], &["drift"]] {
         support::kprov(dir)
             .env("AWS_ENDPOINT_URL", proxy.endpoint())
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -89,7 +89,7 @@ async fn another_stack_is_refused_before_any_aws_call_and_the_first_is_untouched
     // both stacks and the way out, and not one request reached AWS.
     let file = alpha_file.to_str().expect("utf-8");
     let seen =
-        refused_three_ways(beta.path(), &["--state-file", file], &[], &format!("belongs to stack `{a}`, not `{b}`"))
+        refused_four_ways(beta.path(), &["--state-file", file], &[], &format!("belongs to stack `{a}`, not `{b}`"))
             .await;
     assert!(seen.is_empty(), "no AWS call at all: {seen:?}");
     support::kprov(beta.path())
@@ -166,7 +166,7 @@ async fn a_region_change_is_refused_before_any_aws_call() {
 
     // The overlay moves the stack to another region.
     std::fs::write(dir.path().join("plans/env/dev.toml"), format!("[variables]\nregion = \"{new}\"\n")).unwrap();
-    let seen = refused_three_ways(dir.path(), &[], &[], &format!("belongs to region `{old}`, not `{new}`")).await;
+    let seen = refused_four_ways(dir.path(), &[], &[], &format!("belongs to region `{old}`, not `{new}`")).await;
     assert!(seen.is_empty(), "no AWS call at all: {seen:?}");
 
     assert_eq!(std::fs::read(&file).unwrap(), before, "the state is byte-identical");
@@ -204,7 +204,7 @@ async fn an_account_change_is_refused_before_any_aws_write() {
         ("AWS_SESSION_TOKEN", c.session_token().to_string()),
     ];
     let seen =
-        refused_three_ways(dir.path(), &[], &env, "belongs to AWS account `123456789012`, not `222222222222`").await;
+        refused_four_ways(dir.path(), &[], &env, "belongs to AWS account `123456789012`, not `222222222222`").await;
     assert!(
         !seen.is_empty() && seen.keys().all(|k| k == "sts:GetCallerIdentity"),
         "only the identity was read: {seen:?}"
