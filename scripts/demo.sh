@@ -14,7 +14,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 cargo build --quiet --locked --bin kprov
 kprov="${CARGO_TARGET_DIR:-target}/debug/kprov"
 # The demo state is throw-away: the emulator forgets everything when it stops.
-rm -f "state/$env.json"
+rm -f "state/platform/$env.json" "state/$env.json"   # the latter: the old default path
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "kprov plan --env $env"
@@ -25,4 +25,4 @@ step "kprov plan --env $env --detailed-exitcode   (expect: no changes, exit 0)"
 "$kprov" plan --env "$env" --detailed-exitcode
 step "kprov destroy --env $env --auto-approve"
 "$kprov" destroy --env "$env" --auto-approve --progress plain
-step "done: state/$env.json is empty again"
+step "done: state/platform/$env.json is empty again"

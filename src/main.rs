@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Err(e @ CliError::Interrupted(_)) => {
+            report(&e);
+            ExitCode::from(130)
+        }
         Err(e) => {
             report(&e);
             ExitCode::from(1)

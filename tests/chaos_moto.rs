@@ -264,7 +264,8 @@ fn untagged(kind: &str) -> bool {
 /// Every id recorded in the state exists in moto (each kind's batched read, direct).
 async fn state_ids_exist(dir: &Path) -> usize {
     let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(format!("state/{ENV}.json"))).expect("state")).expect("json");
+        serde_json::from_slice(&std::fs::read(dir.join(format!("state/platform/{ENV}.json"))).expect("state"))
+            .expect("json");
     let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (addr, r) in state["resources"].as_object().expect("resources") {
         assert_eq!(r["status"], "created", "{addr} is not created in state: {r}");

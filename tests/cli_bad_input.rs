@@ -134,7 +134,8 @@ fn a_saved_plan_is_refused_once_the_state_has_moved_on() {
     // …while a state now exists.
     let mut st = kprov::state::State::new("platform", "dev");
     st.serial = 3;
-    std::fs::write(d.path().join("state/dev.json"), serde_json::to_string(&st).unwrap()).unwrap();
+    std::fs::create_dir_all(d.path().join("state/platform")).unwrap();
+    std::fs::write(d.path().join("state/platform/dev.json"), serde_json::to_string(&st).unwrap()).unwrap();
     kprov_offline(d.path())
         .args(["apply", "--env", "dev", "--auto-approve", "p.json"])
         .assert()

@@ -310,7 +310,7 @@ async fn check(region: &str, dir: &Path, want: &BTreeMap<String, Vec<String>>, c
     tally.missing += missing;
     assert!(details.is_empty(), "{context}: AWS differs from the plan: {details:?}\n{}", tally.line());
 
-    let state = kprov::state::LocalBackend::for_env(&dir.join("state"), "dev")
+    let state = kprov::state::LocalBackend::for_env(&dir.join("state/platform"), "dev")
         .load()
         .unwrap_or_else(|e| panic!("{context}: the state does not load: {e}"))
         .unwrap_or_else(|| kprov::state::State::new("platform", "dev"));
@@ -425,7 +425,7 @@ async fn sigkill_apply_and_destroy_at_random_moments_then_the_next_run_converges
     let mut takes = BTreeMap::from([(Verb::Apply.arg(), apply_takes), (Verb::Destroy.arg(), destroy_takes)]);
     for round in 0..rounds {
         let (killed, then) = CYCLE[round % CYCLE.len()];
-        let state_before = std::fs::read(root.join("state/dev.json")).ok();
+        let state_before = std::fs::read(root.join("state/platform/dev.json")).ok();
         // Below 80 % of the run's duration, so that most kills land mid-run.
         let limit = (takes[killed.arg()].as_millis() as u64 * 4 / 5).max(100);
         let after = Duration::from_millis(rng.u64(50..limit));
@@ -449,7 +449,7 @@ async fn sigkill_apply_and_destroy_at_random_moments_then_the_next_run_converges
         if !still_running {
             assert_eq!(code, Some(0), "round {round}: kprov {} failed:\n{}", killed.arg(), stderr_of(root));
         }
-        let state_after = std::fs::read(root.join("state/dev.json")).ok();
+        let state_after = std::fs::read(root.join("state/platform/dev.json")).ok();
         println!(
             "round {round}: {} SIGKILLed after {after:?} ({}; state {}), then {}",
             killed.arg(),
@@ -467,7 +467,7 @@ async fn sigkill_apply_and_destroy_at_random_moments_then_the_next_run_converges
     // No stuck lock: a run that may not wait for the lock at all succeeds, and releases it.
     run_ok(root, &["destroy", "--auto-approve", "--progress", "plain"], NO_WAIT);
     check(CRASH_REGION, root, &nothing, "final destroy", &mut tally).await;
-    let lock = std::fs::read_to_string(root.join("state/dev.lock")).unwrap_or_default();
+    let lock = std::fs::read_to_string(root.join("state/platform/dev.lock")).unwrap_or_default();
     assert!(lock.trim().is_empty(), "the lock file still holds a lock: {lock}");
     println!("crash soak: seed {seed}, {}, elapsed {:.1?}", tally.line(), started.elapsed());
     assert_eq!((tally.duplicates, tally.orphans, tally.missing), (0, 0, 0), "{}", tally.line());
@@ -499,7 +499,7 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     assert!(err.contains("Run `kprov apply` again to continue"), "{err}");
     // The state is written and holds what was done, not everything.
     let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("state/dev.json")).expect("state written"))
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/platform/dev.json")).expect("state written"))
             .expect("valid");
     let recorded = state["resources"].as_object().expect("resources").len();
     assert!(recorded >= 5 && recorded < total, "{recorded} of {total} recorded");

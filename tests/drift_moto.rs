@@ -121,7 +121,8 @@ async fn reports_no_drift_then_each_out_of_band_change_in_its_category() {
 
     // ---- out-of-band changes through the SDK ----
     let ec2 = support::ec2(region).await;
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(root.join("state/dev.json")).unwrap()).unwrap();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("state/platform/dev.json")).unwrap()).unwrap();
     let id = |addr: &str| state["resources"][addr]["id"].as_str().unwrap_or_else(|| panic!("{addr}")).to_string();
     let attr = |addr: &str, a: &str| state["resources"][addr]["attributes"][a].as_str().unwrap().to_string();
     let vpc_id = id("ec2_vpc.main");
@@ -236,7 +237,8 @@ async fn reports_no_drift_then_each_out_of_band_change_in_its_category() {
     assert_eq!(j2["unmanaged"], j["unmanaged"]);
 
     // Drift wrote nothing.
-    let after: Value = serde_json::from_str(&std::fs::read_to_string(root.join("state/dev.json")).unwrap()).unwrap();
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("state/platform/dev.json")).unwrap()).unwrap();
     assert_eq!(after["serial"], state["serial"]);
 }
 
@@ -253,11 +255,12 @@ fn drift_api_calls_grow_with_kinds_and_pages_not_resources() {
     let (code, json) = drift(root, "json");
     assert_eq!(code, 0, "{json}");
     let small = api_calls(&json);
-    let resources_small = serde_json::from_str::<Value>(&std::fs::read_to_string(root.join("state/dev.json")).unwrap())
-        .unwrap()["resources"]
-        .as_object()
-        .unwrap()
-        .len();
+    let resources_small =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(root.join("state/platform/dev.json")).unwrap()).unwrap()
+            ["resources"]
+            .as_object()
+            .unwrap()
+            .len();
 
     // 6 more security groups with 45 rules each (AWS allows 60 per direction): the stack grows
     // past 300 resources, the kinds do not.
@@ -277,7 +280,8 @@ fn drift_api_calls_grow_with_kinds_and_pages_not_resources() {
     )
     .unwrap();
     apply(root);
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(root.join("state/dev.json")).unwrap()).unwrap();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("state/platform/dev.json")).unwrap()).unwrap();
     let resources = state["resources"].as_object().unwrap().len();
     assert!(resources >= 300, "{resources} resources");
     let kinds: std::collections::BTreeSet<&str> =

@@ -217,6 +217,6 @@ async fn dev_network_apply_verify_change_and_destroy() {
     let nats = ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.unwrap();
     assert!(nats.nat_gateways().iter().all(|n| n.state() == Some(&aws_sdk_ec2::types::NatGatewayState::Deleted)));
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("state/dev.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("state/platform/dev.json")).unwrap()).unwrap();
     assert_eq!(state["resources"], serde_json::json!({}));
 }

@@ -122,7 +122,9 @@ fn an_eks_version_skip_is_refused_before_any_call() {
             dependencies: Vec::new(),
         },
     );
-    std::fs::write(d.path().join("state/dev.json"), serde_json::to_string(&st).expect("state")).expect("write");
+    std::fs::create_dir_all(d.path().join("state/platform")).unwrap();
+    std::fs::write(d.path().join("state/platform/dev.json"), serde_json::to_string(&st).expect("state"))
+        .expect("write");
     let line = std::fs::read_to_string(d.path().join("plans/eks.toml"))
         .expect("plans")
         .lines()

@@ -40,6 +40,7 @@ fn stack(resources: Vec<ResourceDecl>) -> Stack {
         resources,
         backend: None,
         drift_ignore: vec![],
+        moved: vec![],
     }
 }
 

@@ -170,7 +170,7 @@ impl Transcript {
 }
 
 fn state_text(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("state/dev.json")).unwrap()
+    std::fs::read_to_string(dir.join("state/secrets/dev.json")).unwrap()
 }
 
 /// The key algorithm ACM reports. ACM never returns an imported key, but moto derives this
@@ -221,7 +221,7 @@ async fn no_secret_in_state_plan_output_drift_or_logs() {
         &serde_json::to_string(&key).unwrap(),
     );
     assert!(legacy.contains("BEGIN PRIVATE KEY"), "the legacy state holds the key in clear");
-    std::fs::write(d.join("state/dev.json"), legacy).unwrap();
+    std::fs::write(d.join("state/secrets/dev.json"), legacy).unwrap();
     let text = t.ok(d, &["plan", "--env", "dev"]);
     assert!(text.contains("No changes"), "{text}");
 

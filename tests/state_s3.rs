@@ -179,7 +179,7 @@ async fn migrate_local_to_s3_and_back_round_trips_exactly() {
 
     // Local state from a real apply (the default backend).
     support::kprov(root).args(["apply", "--auto-approve", "--progress", "plain"]).assert().success();
-    let local = root.join("state/dev.json");
+    let local = root.join("state/migrate/dev.json");
     let original = std::fs::read_to_string(&local).unwrap();
 
     kprov_s3(root, &bucket, REGION, &table)
@@ -214,5 +214,5 @@ async fn migrate_local_to_s3_and_back_round_trips_exactly() {
     assert_eq!(object(REGION, &bucket, key).await.as_deref(), Some(original.as_str()));
     // Both ends' locks were released.
     assert_eq!(state_common::lock_item(REGION, &table, &bucket, key).await, None);
-    assert_eq!(std::fs::read_to_string(root.join("state/dev.lock")).unwrap_or_default(), "");
+    assert_eq!(std::fs::read_to_string(root.join("state/migrate/dev.lock")).unwrap_or_default(), "");
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod iam;
 pub mod iam_actions;
 pub mod iam_policy;
+pub mod identity;
 pub mod kms;
 pub mod limits;
 pub mod logs;

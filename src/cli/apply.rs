@@ -1,6 +1,9 @@
 //! `kprov apply` and `kprov destroy`: show the plan, confirm, run the engine, summarise.
+//!
+//! `apply PLANFILE` runs a saved plan without asking again (saving it was the approval), after
+//! checking, before the lock and any AWS call, that it is a plan of this stack, env and region.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -9,7 +12,7 @@ use super::context::{confirm, Context};
 use super::{CliError, Global, Outcome, RunArgs};
 use crate::engine::{self, RunOptions};
 use crate::plan::{self, render, Plan, PLAN_FORMAT};
-use crate::state::State;
+use crate::state::{moves, State};
 use crate::ui::summary::RunSummary;
 use crate::ui::ProgressMode;
 
@@ -28,18 +31,27 @@ pub struct DestroyArgs {
 }
 
 pub async fn run_apply(g: &Global, a: ApplyArgs) -> Result<Outcome, CliError> {
-    let ctx = Context::load_locked(g, "apply").await?;
-    let result = apply(g, &ctx, a).await;
+    let Some(path) = a.planfile.clone() else {
+        let ctx = Context::load_locked(g, "apply").await?;
+        let result = apply(g, &ctx, a).await;
+        return ctx.finish(result).await;
+    };
+    // A saved plan: check it is a plan of this stack, env and region before the lock is taken
+    // (and before any AWS call), then against the state under the lock.
+    let mut ctx = Context::load(g).await?;
+    let saved = read_saved(&path, &ctx)?;
+    ctx.load_state(true).await?;
+    ctx.lock("apply").await?;
+    let result = apply_saved(g, &ctx, saved, &path, &a.run).await;
     ctx.finish(result).await
 }
 
 async fn apply(g: &Global, ctx: &Context, a: ApplyArgs) -> Result<Outcome, CliError> {
-    let state = ctx.backend.load().await?;
-    let plan = match &a.planfile {
-        Some(path) => load_saved(path, ctx, state.as_ref())?,
-        None => plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), false).await?,
-    };
-    execute(g, ctx, plan, state, &a.run, "apply").await
+    let mut state = ctx.load_state(true).await?;
+    let moved = ctx.apply_moves(&mut state)?;
+    let mut plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), false).await?;
+    plan.moved = moved;
+    execute(g, ctx, plan, state, &a.run, "apply", false).await
 }
 
 pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError> {
@@ -49,33 +61,58 @@ pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError
 }
 
 async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, CliError> {
-    let state = ctx.backend.load().await?;
+    let state = ctx.load_state(true).await?;
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), true).await?;
-    execute(g, ctx, plan, state, &a.run, "destroy").await
+    execute(g, ctx, plan, state, &a.run, "destroy", false).await
 }
 
-fn load_saved(path: &PathBuf, ctx: &Context, state: Option<&State>) -> Result<Plan, CliError> {
+/// Read a saved plan and check that it is one of this stack, env and region (no AWS call).
+fn read_saved(path: &PathBuf, ctx: &Context) -> Result<Plan, CliError> {
     let file_err = |message: String| CliError::File { path: path.clone(), message };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| file_err(format!("not a kprov plan: {e}")))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| file_err(format!("not a kprov plan: {e}")))?;
     if plan.format != PLAN_FORMAT {
         return Err(file_err(format!("plan format {} is not supported (expected {PLAN_FORMAT})", plan.format)));
     }
-    if plan.env != ctx.stack.env || plan.stack != ctx.stack.name {
+    let s = &ctx.stack;
+    if (&plan.stack, &plan.env, &plan.region) != (&s.name, &s.env, &s.region) {
         return Err(file_err(format!(
-            "this plan is for stack {} env {}, not stack {} env {}",
-            plan.stack, plan.env, ctx.stack.name, ctx.stack.env
+            "this plan is for stack {} env {} region {}, not stack {} env {} region {}; nothing was changed. Apply it \
+             with --env {} and the plans it was made from",
+            plan.stack, plan.env, plan.region, s.name, s.env, s.region, plan.env
         )));
     }
-    let now = (state.map(|s| s.lineage.clone()), state.map(|s| s.serial).unwrap_or(0));
+    Ok(plan)
+}
+
+/// Run a saved plan exactly: refused if the state moved on since it was made. The saved plan
+/// was the approval (as with `terraform apply PLANFILE`), so there is no second question.
+async fn apply_saved(
+    g: &Global,
+    ctx: &Context,
+    mut plan: Plan,
+    path: &Path,
+    run: &RunArgs,
+) -> Result<Outcome, CliError> {
+    let mut state = ctx.load_state(true).await?;
+    let now = (state.as_ref().map(|s| s.lineage.clone()), state.as_ref().map(|s| s.serial).unwrap_or(0));
     if now != (plan.state_lineage.clone(), plan.state_serial) {
         return Err(CliError::Refused(format!(
             "the state changed since this plan was made (plan made at serial {}, state is now at serial {}); run `kprov plan` again",
             plan.state_serial, now.1
         )));
     }
+    // The renames the plan was made with, applied to the same state again.
+    if let Some(s) = &mut state {
+        for m in &plan.moved {
+            moves::apply_strict(s, m).map_err(|e| CliError::File {
+                path: path.to_path_buf(),
+                message: format!("cannot apply its moves: {e}"),
+            })?;
+        }
+    }
     plan::secrets::unseal(&mut plan, &ctx.stack).map_err(CliError::Refused)?;
-    Ok(plan)
+    execute(g, ctx, plan, state, run, "apply", true).await
 }
 
 async fn execute(
@@ -85,21 +122,22 @@ async fn execute(
     state: Option<State>,
     run: &RunArgs,
     verb: &str,
+    approved: bool,
 ) -> Result<Outcome, CliError> {
-    print!("{}", render::text(&plan));
-    let needs_record = plan.changes.iter().any(|c| c.note.is_some());
+    super::output::print(&render::text(&plan));
+    let needs_record = plan.changes.iter().any(|c| c.note.is_some()) || plan.has_state_changes();
     if !plan.has_changes() && !needs_record {
         return Ok(Outcome::Ok);
     }
-    if plan.has_changes() {
-        confirm(&format!("\nDo you want to {verb} these changes in env {}?", g.env), run.auto_approve)?;
+    if plan.has_changes() && !approved {
+        confirm(&format!("\nDo you want to {verb} these changes in env {}?", g.env), run.auto_approve).await?;
     }
 
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ui = tokio::spawn(crate::ui::render(rx, run.progress));
-    let state = state.unwrap_or_else(|| State::new(&ctx.stack.name, &ctx.stack.env));
+    let state = state.unwrap_or_else(|| ctx.new_state());
     let opts = RunOptions { owner: ctx.owner(), parallelism: run.parallelism as usize, cancel: ctx.run_token(&cancel) };
     // The fastest this plan can go under typical AWS durations, for the summary.
     let critical = engine::critical_path(&plan, &ctx.model.durations).ok();

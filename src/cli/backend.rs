@@ -2,20 +2,27 @@
 //! the flags (and `KPROV_*` variables) that override the plans' `[backend]` table, and taking
 //! the lock for the commands that write state, telling the user who holds it.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::CliError;
 use crate::config::BackendKind;
+use crate::config::Stack;
 use crate::state::duration;
+use crate::state::legacy::{self, Legacy};
+use crate::state::lock::file::FileLockStore;
 use crate::state::lock::{self, LockGuard, LockOptions, LockStore, Notice};
 use crate::state::spec::Overrides;
 
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct BackendArgs {
-    /// Where the state lives: `local` (state/<ENV>.json) or `s3`. Default: the plans' [backend], else local
+    /// Where the state lives: `local` (state/<STACK>/<ENV>.json) or `s3`. Default: the plans' [backend], else local
     #[arg(long, global = true, env = "KPROV_BACKEND", value_name = "local|s3")]
     pub backend: Option<BackendKind>,
+    /// The local state file, instead of <STATE_DIR>/<STACK>/<ENV>.json (implies --backend local)
+    #[arg(long, global = true, env = "KPROV_STATE_FILE", value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
     /// S3 bucket of the state (implies --backend s3)
     #[arg(long, global = true, env = "KPROV_STATE_BUCKET", value_name = "BUCKET", value_parser = bucket)]
     pub state_bucket: Option<String>,
@@ -57,6 +64,7 @@ impl BackendArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             kind: self.backend,
+            file: self.state_file.clone(),
             bucket: self.state_bucket.clone(),
             key: self.state_key.clone(),
             region: self.state_region.clone(),
@@ -89,4 +97,66 @@ pub async fn take_lock(store: Arc<dyn LockStore>, operation: &str, opts: &LockOp
     }
     eprintln!("Acquired the state lock ({}, lock id {}).", guard.describe(), guard.id());
     Ok(guard)
+}
+
+/// Take over a state at the old default path `<dir>/<env>.json` for the new default `file`
+/// (`<dir>/<stack>/<env>.json`) when it records this stack and env, holding its old lock while
+/// it is moved; leave another stack's file alone. Either is said on stderr.
+pub async fn take_over_legacy(
+    state_dir: &Path,
+    stack: &Stack,
+    file: &Path,
+    opts: &LockOptions,
+) -> Result<(), CliError> {
+    match legacy::inspect(state_dir, &stack.name, &stack.env, file)? {
+        Legacy::Nothing => Ok(()),
+        Legacy::Other { old, stack: other, env } => {
+            eprintln!(
+                "Note: {} holds the state of stack `{other}` (env {env}), not of stack `{}`: it is left alone. This \
+                 stack's state is {} (the default local path is <state dir>/<stack>/<env>.json).",
+                old.display(),
+                stack.name,
+                file.display()
+            );
+            Ok(())
+        }
+        Legacy::Ours { old, lock } => {
+            // An older kprov locks `<dir>/<env>.lock`: hold that lock while moving, so a run of
+            // it that is going on is waited for (or refused), never overtaken.
+            let store: Arc<dyn LockStore> = Arc::new(FileLockStore::new(lock, &old));
+            let guard = take_lock_quietly(store, "state takeover", opts).await?;
+            let moved = legacy::move_file(&old, file);
+            let released = guard.release().await;
+            if moved? {
+                eprintln!(
+                    "Moved the state of stack `{}` env {} from {} to {} (the default local path now includes the \
+                     stack, so that stacks sharing a checkout never share a state).",
+                    stack.name,
+                    stack.env,
+                    old.display(),
+                    file.display()
+                );
+            }
+            released?;
+            Ok(())
+        }
+    }
+}
+
+/// [`take_lock`] without the "Acquired" line (for a lock held a moment, not for the run).
+async fn take_lock_quietly(
+    store: Arc<dyn LockStore>,
+    operation: &str,
+    opts: &LockOptions,
+) -> Result<LockGuard, CliError> {
+    let timeout = opts.timeout;
+    let notify = move |n: Notice| {
+        let Notice::Waiting(holder) = n;
+        eprintln!(
+            "Waiting up to {} for the lock of the old state file held by {}…",
+            duration::display(timeout),
+            holder.info
+        );
+    };
+    Ok(lock::acquire(store, operation, opts, &notify).await?)
 }

@@ -37,7 +37,7 @@ pub async fn run(g: &Global, a: DriftArgs) -> Result<Outcome, CliError> {
     let result = detect_drift(g, &a).await;
     match result {
         Ok(r) => {
-            print!("{}", report::render(&r, a.format, true));
+            super::output::print(&report::render(&r, a.format, true));
             if a.stats {
                 eprintln!("API calls: {}", stats_line(&r.api_calls));
             }
@@ -57,7 +57,7 @@ pub async fn run(g: &Global, a: DriftArgs) -> Result<Outcome, CliError> {
                     differs_from_plan: vec![],
                     api_calls: BTreeMap::new(),
                 };
-                print!("{}", report::prometheus(&failed, false));
+                super::output::print(&report::prometheus(&failed, false));
             }
             Err(e)
         }
@@ -90,7 +90,7 @@ async fn detect_drift(g: &Global, a: &DriftArgs) -> Result<DriftReport, CliError
 }
 
 async fn detect_with(ctx: &Context, a: &DriftArgs) -> Result<DriftReport, CliError> {
-    let Some(mut state) = ctx.backend.load().await? else {
+    let Some(mut state) = ctx.load_state(true).await? else {
         return Err(CliError::Refused(format!(
             "no state at {}: nothing has been applied for env {}, so there is nothing to check",
             ctx.backend.describe(),

@@ -13,6 +13,6 @@ pub struct GraphArgs {
 pub async fn run(g: &Global, a: GraphArgs) -> Result<Outcome, CliError> {
     let stack = context::load_stack(g)?;
     let graph = ResourceGraph::build(&stack)?;
-    print!("{}", render(&graph, a.format));
+    super::output::print(&render(&graph, a.format));
     Ok(Outcome::Ok)
 }

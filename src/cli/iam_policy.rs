@@ -28,9 +28,9 @@ pub async fn run(g: &Global, a: IamPolicyArgs) -> Result<Outcome, CliError> {
         PolicyFormat::Json => {
             let doc = serde_json::to_string_pretty(&policy.document())
                 .map_err(|e| CliError::Refused(format!("cannot render the policy: {e}")))?;
-            println!("{doc}");
+            super::output::println(&doc);
         }
-        PolicyFormat::Text => print!("{}", iam_policy::explain(&policy)),
+        PolicyFormat::Text => super::output::print(&iam_policy::explain(&policy)),
     }
     let size = policy.size();
     if size > MANAGED_POLICY_MAX_CHARS {

@@ -10,10 +10,14 @@ pub async fn run(g: &Global, _a: LintArgs) -> Result<Outcome, CliError> {
     let stack = context::load_stack(g)?;
     let findings = crate::lint::lint(&stack);
     for f in &findings {
-        println!("{f}");
+        super::output::println(&f.to_string());
     }
     if findings.is_empty() {
-        println!("lint: {} resources of env {} checked, no findings.", stack.resources.len(), stack.env);
+        super::output::println(&format!(
+            "lint: {} resources of env {} checked, no findings.",
+            stack.resources.len(),
+            stack.env
+        ));
         Ok(Outcome::Ok)
     } else {
         Err(CliError::Refused(format!("lint: {} findings in env {}", findings.len(), stack.env)))

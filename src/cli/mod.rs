@@ -9,6 +9,7 @@ pub mod graph;
 pub mod iam_policy;
 pub mod lint;
 pub mod logging;
+pub mod output;
 pub mod plan;
 pub mod state;
 pub mod validate;
@@ -36,7 +37,7 @@ pub struct Global {
     /// Directory holding the plan files
     #[arg(long, global = true, default_value = "plans", env = "KPROV_PLANS")]
     pub plans: PathBuf,
-    /// Directory of the local state files (<DIR>/<ENV>.json)
+    /// Directory of the local state files (<DIR>/<STACK>/<ENV>.json)
     #[arg(long, global = true, default_value = "state", env = "KPROV_STATE_DIR")]
     pub state_dir: PathBuf,
     /// Send AWS requests here (a local emulator); AWS_ENDPOINT_URL works too
@@ -131,6 +132,9 @@ pub enum CliError {
     Bootstrap(#[from] crate::state::bootstrap::BootstrapError),
     #[error("{0}")]
     Refused(String),
+    /// Ctrl-C before anything was started (exit 130).
+    #[error("{0}")]
+    Interrupted(String),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     /// Resources failed; the details were already reported.

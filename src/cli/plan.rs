@@ -1,4 +1,5 @@
-//! `kprov plan`: refresh, diff, print; optionally save the plan for `apply PLANFILE`.
+//! `kprov plan`: check the state is this stack's, apply `[[moved]]` renames to it (in memory),
+//! refresh, diff, print; optionally save the plan for `apply PLANFILE`.
 
 use std::path::PathBuf;
 
@@ -24,12 +25,14 @@ pub struct PlanArgs {
 
 pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
     let ctx = Context::load(g).await?;
-    let state = ctx.backend.load().await?;
-    let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), a.destroy).await?;
+    let mut state = ctx.load_state(true).await?;
+    let moved = if a.destroy { Vec::new() } else { ctx.apply_moves(&mut state)? };
+    let mut plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), a.destroy).await?;
+    plan.moved = moved;
     if a.json {
-        println!("{}", render::json(&plan));
+        super::output::println(&render::json(&plan));
     } else {
-        print!("{}", render::text(&plan));
+        super::output::print(&render::text(&plan));
     }
     if let Some(path) = &a.out {
         // Sealed: a plan file holds markers, never a sensitive value (see plan::secrets).
@@ -37,12 +40,12 @@ pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         std::fs::write(path, text).map_err(|e| CliError::File { path: path.clone(), message: e.to_string() })?;
         if !a.json {
-            println!(
+            super::output::println(&format!(
                 "Saved the plan to {}; apply it with: kprov apply --env {} {}",
                 path.display(),
                 g.env,
                 path.display()
-            );
+            ));
         }
     }
     Ok(if a.detailed_exitcode && plan.has_changes() { Outcome::Changes } else { Outcome::Ok })

@@ -26,6 +26,8 @@ pub(crate) struct RawPlan {
     pub backend: Option<Entry>,
     /// The `[drift]` table, if a base file has one (evaluated by `config::drift`).
     pub drift: Option<Entry>,
+    /// Every `[[moved]]` block of the base files, in file order (checked by `config::moved`).
+    pub moved: Vec<Node>,
 }
 
 pub(crate) struct Variable {
@@ -48,7 +50,7 @@ pub(crate) struct RawResource {
     pub attrs: Vec<Entry>,
 }
 
-const SECTIONS: [&str; 6] = ["stack", "variables", "locals", "resource", "backend", "drift"];
+const SECTIONS: [&str; 7] = ["stack", "variables", "locals", "resource", "backend", "drift", "moved"];
 
 /// The base plan files (`plans/*.toml`) in sorted filename order.
 pub(crate) fn base_files(plans_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
@@ -144,6 +146,7 @@ struct Builder<'a> {
     declared: std::collections::HashMap<(String, String), usize>,
     backend: Option<Entry>,
     drift: Option<Entry>,
+    moved: Vec<Node>,
 }
 
 impl<'a> Builder<'a> {
@@ -160,6 +163,7 @@ impl<'a> Builder<'a> {
             declared: std::collections::HashMap::new(),
             backend: None,
             drift: None,
+            moved: Vec::new(),
         }
     }
 
@@ -218,6 +222,18 @@ impl<'a> Builder<'a> {
                     }
                     self.drift = Some(section.clone());
                 }
+                "moved" => match &section.value.kind {
+                    NodeKind::List(blocks) => self.moved.extend(blocks.iter().cloned()),
+                    _ => {
+                        return Err(self.sources.error(
+                            section.value.span,
+                            format!(
+                                "`moved` must be written as [[moved]] blocks (a list of tables), not {}",
+                                section.value.describe()
+                            ),
+                        ))
+                    }
+                },
                 other => {
                     return Err(self.sources.error(
                         section.key_span,
@@ -397,6 +413,7 @@ impl<'a> Builder<'a> {
             region,
             backend: self.backend,
             drift: self.drift,
+            moved: self.moved,
         })
     }
 }

@@ -28,6 +28,7 @@ mod funcs;
 mod lifecycle;
 mod load;
 pub mod model;
+mod moved;
 mod node;
 mod validate;
 
@@ -39,7 +40,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use diag::{ConfigError, Located};
-pub use model::{BackendConfig, BackendKind, Lifecycle, ResourceDecl, SourceLoc, Stack, Tmpl};
+pub use model::{BackendConfig, BackendKind, Lifecycle, MovedDecl, ResourceDecl, SourceLoc, Stack, Tmpl};
 
 use crate::resource::Registry;
 
@@ -121,6 +122,7 @@ fn evaluate(
         Some(table) => drift::evaluate(sources, registry, table)?,
         None => Vec::new(),
     };
+    let moved = moved::evaluate(sources, registry, &plan.moved, &resources)?;
     Ok(Stack {
         name: plan.stack_name.clone(),
         env: env.to_string(),
@@ -128,6 +130,7 @@ fn evaluate(
         resources,
         backend,
         drift_ignore,
+        moved,
     })
 }
 

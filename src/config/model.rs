@@ -33,10 +33,21 @@ pub struct Stack {
     pub region: String,
     /// In file order, then declaration order; instances of a repeated resource sorted by key.
     pub resources: Vec<ResourceDecl>,
-    /// The `[backend]` table; `None` means the local default (`state/<env>.json`).
+    /// The `[backend]` table; `None` means the local default (`state/<stack>/<env>.json`).
     pub backend: Option<BackendConfig>,
     /// `[drift] ignore` rules.
     pub drift_ignore: Vec<crate::drift::IgnoreRule>,
+    /// `[[moved]]` blocks, in file order: renames applied to the state before planning.
+    pub moved: Vec<MovedDecl>,
+}
+
+/// One `[[moved]]` block: `from` is recorded in the state under its old address, `to` is
+/// declared in the plans (checked at load time; see `config::moved`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovedDecl {
+    pub from: Address,
+    pub to: Address,
+    pub loc: SourceLoc,
 }
 
 /// Where the state lives, as the `[backend]` table declares it. Unset values take their

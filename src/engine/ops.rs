@@ -152,6 +152,7 @@ mod tests {
             state_lineage: None,
             state_serial: 0,
             changes,
+            moved: Vec::new(),
         }
     }
 

@@ -281,6 +281,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
         state_lineage: input.state.map(|s| s.lineage.clone()),
         state_serial: input.state.map(|s| s.serial).unwrap_or(0),
         changes,
+        moved: Vec::new(),
     }
 }
 
@@ -356,6 +357,7 @@ pub fn destroy_plan(stack: &Stack, state: Option<&State>, refreshed: &Refreshed)
         state_lineage: state.map(|s| s.lineage.clone()),
         state_serial: state.map(|s| s.serial).unwrap_or(0),
         changes,
+        moved: Vec::new(),
     }
 }
 

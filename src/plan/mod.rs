@@ -128,6 +128,10 @@ pub struct Plan {
     /// Every resource, dependencies first (NoOp included: the engine resolves references
     /// through them).
     pub changes: Vec<Change>,
+    /// Renames (`[[moved]]`) this plan was made with: applied to the state before refresh and
+    /// diff, and again by apply before it runs, so the state records the new addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<crate::state::moves::Move>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +175,10 @@ impl Plan {
     }
     pub fn has_changes(&self) -> bool {
         self.summary().has_changes()
+    }
+    /// Does applying this plan change the state even without an AWS change (a rename)?
+    pub fn has_state_changes(&self) -> bool {
+        !self.moved.is_empty()
     }
 }
 

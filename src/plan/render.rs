@@ -39,6 +39,13 @@ pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let verb = if plan.destroy { "destroy" } else { "plan" };
     out.push_str(&format!("kprov {verb}: stack {}, env {}, region {}\n\n", plan.stack, plan.env, plan.region));
+    // Renames first: they change no AWS object, only the address the state records it under.
+    for m in &plan.moved {
+        out.push_str(&format!("  {} has moved to {}\n", m.from, m.to));
+    }
+    if !plan.moved.is_empty() {
+        out.push('\n');
+    }
     let mut any = false;
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         any = true;

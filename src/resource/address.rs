@@ -45,7 +45,7 @@ impl fmt::Display for Address {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid resource address `{0}`: expected kind.name or kind.name[\"key\"]")]
+#[error("invalid resource address `{0}`: expected kind.name, kind.name[\"key\"] or kind.name['key']")]
 pub struct AddressParseError(pub String);
 
 impl FromStr for Address {
@@ -55,10 +55,19 @@ impl FromStr for Address {
         let (head, key) = match s.find('[') {
             Some(i) => {
                 let rest = &s[i..];
-                if !rest.starts_with("[\"") || !rest.ends_with("\"]") {
+                let key = if rest.starts_with("[\"") && rest.ends_with("\"]") {
+                    serde_json::from_str::<String>(&rest[1..rest.len() - 1]).map_err(|_| err())?
+                } else if rest.len() >= 4 && rest.starts_with("['") && rest.ends_with("']") {
+                    // Single quotes, as shells make easy (`kprov state show 'x.y['k']'` needs no
+                    // escaping): the key is taken literally and may not contain `'`.
+                    let inner = &rest[2..rest.len() - 2];
+                    if inner.contains('\'') {
+                        return Err(err());
+                    }
+                    inner.to_string()
+                } else {
                     return Err(err());
-                }
-                let key: String = serde_json::from_str(&rest[1..rest.len() - 1]).map_err(|_| err())?;
+                };
                 (&s[..i], Some(key))
             }
             None => (s, None),
@@ -97,11 +106,13 @@ mod tests {
         }
         let a: Address = "ec2_subnet.private[\"us-east-1a\"]".parse().unwrap();
         assert_eq!(a.key.as_deref(), Some("us-east-1a"));
+        let single: Address = "ec2_subnet.private['us-east-1a']".parse().unwrap();
+        assert_eq!(single, a, "single quotes name the same instance");
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for s in ["", "vpc", "a.b[c]", "a.b[\"c\"", ".b", "a b.c"] {
+        for s in ["", "vpc", "a.b[c]", "a.b[\"c\"", ".b", "a b.c", "a.b['c\"]", "a.b[']", "a.b['c'd']"] {
             assert!(s.parse::<Address>().is_err(), "{s} should not parse");
         }
     }

@@ -1,10 +1,10 @@
-//! The local backend: `state/<env>.json`, the embedded default.
+//! The local backend: `state/<stack>/<env>.json`, the embedded default.
 //!
 //! A write goes to a temp file in the same directory, is fsynced, then renamed over the old file,
 //! so a crash leaves either the old or the new state, never half of one. Before writing, the
 //! stored file is re-read: a different lineage or an unexpected serial means another writer, and
 //! the write is refused. Runs are kept apart by a lock file beside the state
-//! (`state/<env>.lock`, see `lock::file`).
+//! (`state/<stack>/<env>.lock`, see `lock::file`).
 //!
 //! The file operations are small and blocking: [`LocalBackend::load`] and [`LocalBackend::save`]
 //! are plain functions (tests use them directly); the async [`Backend`] impl runs them on the
@@ -24,14 +24,14 @@ impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         LocalBackend { path: path.into() }
     }
-    /// `dir/<env>.json`
+    /// `dir/<env>.json` (tests; the default path is `state::spec::default_local_file`)
     pub fn for_env(dir: &Path, env: &str) -> Self {
         Self::new(dir.join(format!("{env}.json")))
     }
     pub fn path(&self) -> &Path {
         &self.path
     }
-    /// The lock file beside the state: `dir/<env>.lock`.
+    /// The lock file beside the state: the same name with `.lock`.
     pub fn lock_path(&self) -> PathBuf {
         self.path.with_extension("lock")
     }

@@ -1,13 +1,17 @@
 //! State: what kprov has created, persisted after every completed resource.
 //!
 //! - [`model`]: the versioned JSON document (format 1, BTreeMaps so diffs are stable).
-//! - [`Backend`]: where the document lives. [`local`] is the default (`state/<env>.json`, temp
+//! - [`binding`]: a state records the stack, env, region and account it describes; a run about
+//!   anything else is refused before it touches AWS.
+//! - [`moves`]: renames of recorded addresses (`[[moved]]` blocks, `kprov state mv`).
+//! - [`Backend`]: where the document lives. [`local`] is the default (`state/<stack>/<env>.json`, temp
 //!   file + rename); [`s3`] keeps one object per stack/env, and every write is conditional on the
 //!   ETag of the last read, so a stale writer is refused instead of overwriting.
 //! - [`lock`]: one writer at a time. A lease-based lock ([`lock::LockGuard`], heartbeat, takeover
 //!   of expired leases, force-unlock) over a DynamoDB item ([`lock::dynamodb`]) for S3 state or
 //!   a lock file beside the local state ([`lock::file`]).
 //! - [`spec`]: the `[backend]` table plus command-line overrides → which backend and lock to use.
+//! - [`legacy`]: takes over a state at the old default path `state/<env>.json`.
 //! - [`bootstrap`]: creates the S3 bucket and the lock table, idempotently.
 //!
 //! Every backend refuses a write whose lineage differs from the stored one, and a write that
@@ -15,11 +19,14 @@
 //! overwrite each other. The lock keeps runs apart; the conditional writes are the safety net
 //! if the lock is lost or bypassed. `docs/state.md` describes the protocol and recovery.
 
+pub mod binding;
 pub mod bootstrap;
 pub mod duration;
+pub mod legacy;
 pub mod local;
 pub mod lock;
 pub mod model;
+pub mod moves;
 pub mod s3;
 pub mod spec;
 
@@ -45,6 +52,8 @@ pub enum StateError {
     LineageMismatch { location: String, stored: String, ours: String },
     #[error("state {location} was changed by another writer ({}, this run expected serial {expected}); nothing was overwritten. Run `kprov plan` again", describe_stored(*stored))]
     Conflict { location: String, stored: Option<u64>, expected: u64 },
+    #[error("state {location} belongs to {what} `{stored}`, not `{ours}`: refusing to use it; nothing was changed. {way_out}")]
+    Bound { location: String, what: String, stored: String, ours: String, way_out: String },
     #[error("refusing to migrate into {location}: {reason}")]
     ImportRefused { location: String, reason: String },
     #[error("the state bucket `{bucket}` does not exist (region {region}). Create it with `kprov state bootstrap`, or fix the bucket name ([backend] bucket, --state-bucket, KPROV_STATE_BUCKET)")]

@@ -18,6 +18,13 @@ pub struct State {
     pub kprov_version: String,
     pub stack: String,
     pub env: String,
+    /// The AWS region the resources live in. Absent in states written before it was recorded;
+    /// filled in by the next write (see [`super::binding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The AWS account id of the credentials that wrote it (STS GetCallerIdentity), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub lineage: String,
     #[serde(deserialize_with = "serial")]
     pub serial: u64,
@@ -66,6 +73,8 @@ impl State {
             kprov_version: env!("CARGO_PKG_VERSION").to_string(),
             stack: stack.to_string(),
             env: env.to_string(),
+            region: None,
+            account: None,
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             resources: BTreeMap::new(),

@@ -2,9 +2,12 @@
 //! environment overrides, then defaults.
 //!
 //! Precedence for each setting: `--flag` (or its `KPROV_*` variable) > `[backend]` > default.
-//! The backend type is `--backend` if given, else S3 when a bucket is given on the command
-//! line, else the table's `type`, else local. S3 defaults: key `<stack>/<env>.json`, the
-//! stack's region, lock table `kprov-locks`.
+//! The backend type is `--backend` if given, else local when `--state-file` is given, else S3
+//! when a bucket is given on the command line, else the table's `type`, else local. Local
+//! default: `<state dir>/<stack>/<env>.json` (`--state-file` names another file). S3 defaults:
+//! key `<stack>/<env>.json`, the stack's region, lock table `kprov-locks`. Both defaults include the stack, so two stacks never share
+//! a state by default; when they do share one on purpose or by mistake, `state::binding`
+//! refuses the second.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +25,8 @@ pub const DEFAULT_LOCK_TABLE: &str = "kprov-locks";
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub kind: Option<BackendKind>,
+    /// The local state file, instead of `<state dir>/<stack>/<env>.json`.
+    pub file: Option<PathBuf>,
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub region: Option<String>,
@@ -32,7 +37,7 @@ pub struct Overrides {
 /// A fully resolved backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendSpec {
-    /// `<dir>/<env>.json`, locked by `<dir>/<env>.lock`.
+    /// `<dir>/<stack>/<env>.json` (or `--state-file`), locked by the `.lock` file beside it.
     Local {
         file: PathBuf,
     },
@@ -54,12 +59,18 @@ pub struct Resolved {
 /// state lives. Fails only when S3 is chosen without a bucket.
 pub fn resolve(stack: &Stack, o: &Overrides, state_dir: &Path) -> Result<Resolved, String> {
     let cfg: Option<&BackendConfig> = stack.backend.as_ref();
-    let kind =
-        o.kind.or(o.bucket.as_ref().map(|_| BackendKind::S3)).or(cfg.map(|c| c.kind)).unwrap_or(BackendKind::Local);
+    let kind = o
+        .kind
+        .or(o.file.as_ref().map(|_| BackendKind::Local))
+        .or(o.bucket.as_ref().map(|_| BackendKind::S3))
+        .or(cfg.map(|c| c.kind))
+        .unwrap_or(BackendKind::Local);
     let from_cfg = |f: fn(&BackendConfig) -> Option<&String>| cfg.and_then(f).cloned();
     let lease = o.lock_lease.or(cfg.and_then(|c| c.lock_lease)).unwrap_or(DEFAULT_LEASE);
     let spec = match kind {
-        BackendKind::Local => BackendSpec::Local { file: state_dir.join(format!("{}.json", stack.env)) },
+        BackendKind::Local => {
+            BackendSpec::Local { file: o.file.clone().unwrap_or_else(|| default_local_file(state_dir, stack)) }
+        }
         BackendKind::S3 => {
             let bucket = o.bucket.clone().or(from_cfg(|c| c.bucket.as_ref())).ok_or_else(|| {
                 "the S3 backend needs a bucket: set `bucket` in the plans' [backend] table, or pass --state-bucket \
@@ -83,6 +94,11 @@ pub fn resolve(stack: &Stack, o: &Overrides, state_dir: &Path) -> Result<Resolve
         }
     };
     Ok(Resolved { spec, lease })
+}
+
+/// The default local state file of `stack`: `<dir>/<stack>/<env>.json`.
+pub fn default_local_file(state_dir: &Path, stack: &Stack) -> PathBuf {
+    state_dir.join(&stack.name).join(format!("{}.json", stack.env))
 }
 
 /// The backend and its lock store. `endpoint_url` overrides the AWS endpoint (emulators).
@@ -116,6 +132,7 @@ mod tests {
             resources: vec![],
             backend,
             drift_ignore: vec![],
+            moved: vec![],
         }
     }
 
@@ -134,8 +151,11 @@ mod tests {
     #[test]
     fn local_is_the_default() {
         let r = resolve(&stack(None), &Overrides::default(), Path::new("state")).unwrap();
-        assert_eq!(r.spec, BackendSpec::Local { file: PathBuf::from("state/prod.json") });
+        assert_eq!(r.spec, BackendSpec::Local { file: PathBuf::from("state/platform/prod.json") });
         assert_eq!(r.lease, DEFAULT_LEASE);
+        let o = Overrides { file: Some("elsewhere/s.json".into()), ..Default::default() };
+        let r = resolve(&stack(None), &o, Path::new("state")).unwrap();
+        assert_eq!(r.spec, BackendSpec::Local { file: PathBuf::from("elsewhere/s.json") });
     }
 
     #[test]

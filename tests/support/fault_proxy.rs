@@ -142,6 +142,12 @@ impl FaultProxy {
         ])
     }
 
+    /// Every request seen, as `service:Action` → count.
+    #[allow(dead_code)] // used by state_binding.rs, not by every binary that includes this file
+    pub fn seen(&self) -> BTreeMap<String, u64> {
+        self.log.lock().map(|l| l.seen.clone()).unwrap_or_default()
+    }
+
     /// Actions (`service:Action`) whose answer was lost after moto performed them, with counts.
     pub fn after_faults(&self) -> BTreeMap<String, u64> {
         self.log.lock().map(|l| l.after_faults.clone()).unwrap_or_default()

@@ -27,7 +27,7 @@ fn duplicate_key_in_one_file_is_a_syntax_error() {
 
 #[test]
 fn unknown_section() {
-    fails(&[("net.toml", "[resources.ec2_vpc.main]\n")], "net.toml:1:2", "unknown section `resources`; expected one of `stack`, `variables`, `locals`, `resource`, `backend`, `drift`; did you mean `resource`?");
+    fails(&[("net.toml", "[resources.ec2_vpc.main]\n")], "net.toml:1:2", "unknown section `resources`; expected one of `stack`, `variables`, `locals`, `resource`, `backend`, `drift`, `moved`; did you mean `resource`?");
 }
 
 #[test]

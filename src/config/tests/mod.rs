@@ -6,6 +6,7 @@ mod backend;
 mod errors;
 mod language;
 mod lifecycle;
+mod moved;
 mod reference;
 
 use super::testkit::{registry, Plans};

@@ -102,6 +102,7 @@ mod tests {
             resources,
             backend: None,
             drift_ignore: vec![],
+            moved: vec![],
         }
     }
 

@@ -1,4 +1,4 @@
-//! The lock as a file beside the local state: `state/<env>.lock`.
+//! The lock as a file beside the local state: `state/<stack>/<env>.lock`.
 //!
 //! The file holds the same record as the DynamoDB item (`LockID`, `Info`, `expires`) as JSON,
 //! or nothing when the lock is free. Each protocol operation is a read-check-write of that
