@@ -125,7 +125,15 @@ async fn execute(
     approved: bool,
 ) -> Result<Outcome, CliError> {
     super::output::print(&render::text(&plan));
-    let needs_record = plan.changes.iter().any(|c| c.note.is_some()) || plan.has_state_changes();
+    // A run with nothing to do in AWS still writes the state when the state must change: notes
+    // (adoptions, resources deleted outside kprov), renames, and records of resources that are
+    // gone and no longer planned (a destroy killed after its deletes but before its last state
+    // write: the next destroy has no change left, yet the state still lists what AWS removed).
+    let stale_records = state.as_ref().is_some_and(|s| {
+        let planned: std::collections::HashSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        s.resources.keys().any(|k| !planned.contains(k))
+    });
+    let needs_record = plan.changes.iter().any(|c| c.note.is_some()) || plan.has_state_changes() || stale_records;
     if !plan.has_changes() && !needs_record {
         return Ok(Outcome::Ok);
     }

@@ -196,6 +196,7 @@ fn plan_of(w: &World) -> (Plan, Stack) {
         resources: w.decls.clone(),
         backend: None,
         drift_ignore: vec![],
+        moved: vec![],
     };
     let order: Vec<Address> = w.decls.iter().map(|d| d.address.clone()).collect();
     let reg = registry();
