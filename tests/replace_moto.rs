@@ -188,7 +188,7 @@ async fn lifecycle_ignore_changes_prevent_destroy_and_create_before_destroy() {
 
 // ── the reference platform ──────────────────────────────────────────────────────────────
 
-const PLATFORM_REGION: &str = "ap-southeast-5"; // no other test uses it
+const PLATFORM_REGION: &str = "ap-east-1"; // moto offers c5.2xlarge there (not in ap-southeast-5); only a log-group test shares it
 /// The dev overlay under its own name: IAM and Route 53 are global in moto, so the
 /// `platform-azdev-` roles and the `azdev.` zone are this test's alone.
 const PLATFORM_ENV: &str = "azdev";
@@ -312,9 +312,9 @@ async fn dev_platform_az_count_and_secrets_key_changes_keep_everything_in_the_cl
     for kept in ["eks_cluster", "eks_addon", "eks_access_entry", "eks_access_policy_association", "eks_pod_identity"] {
         assert!(!text.contains(&format!("-/+ {kept}")), "{kept} must not be replaced:\n{text}");
     }
-    assert!(text.contains("- ec2_subnet.private[\"ap-southeast-5c\"] will be deleted"), "{text}");
+    assert!(text.contains("- ec2_subnet.private[\"ap-east-1c\"] will be deleted"), "{text}");
     let ev = apply_json();
-    let subnet_c = at(&ev, "started", "ec2_subnet.private[\"ap-southeast-5c\"]", "delete");
+    let subnet_c = at(&ev, "started", "ec2_subnet.private[\"ap-east-1c\"]", "delete");
     assert!(at(&ev, "done", "eks_cluster.main", "update") < subnet_c, "the control plane leaves the subnet first");
     for g in GROUPS {
         let a = format!("eks_nodegroup.main[\"{g}\"]");
