@@ -33,7 +33,7 @@ mod node;
 mod validate;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

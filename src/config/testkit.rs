@@ -10,9 +10,11 @@ use crate::resource::{
     AttrSchema as A, AttrType as T, Cx, Observed, Registry, ResourceError, ResourceKind, Schema, Spec,
 };
 
-struct Dummy {
-    kind: &'static str,
-    schema: Schema,
+/// A kind with a schema and no cloud behind it, for tests of the layers that only read
+/// schemas (config, plan).
+pub(crate) struct Dummy {
+    pub kind: &'static str,
+    pub schema: Schema,
 }
 
 #[async_trait::async_trait]

@@ -9,39 +9,10 @@ use petgraph::visit::EdgeRef;
 use serde_json::json;
 
 use super::*;
+use crate::config::testkit::Dummy;
 use crate::config::{Lifecycle, SourceLoc};
 use crate::engine::events::OpKind;
-use crate::resource::{AttrSchema as A, AttrType as T, Cx, ResourceError, ResourceKind, Spec};
-
-struct Dummy {
-    kind: &'static str,
-    schema: Schema,
-}
-
-#[async_trait::async_trait]
-impl ResourceKind for Dummy {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-    async fn read_many(&self, _: &Cx, _: &[String]) -> Result<Vec<Observed>, ResourceError> {
-        Ok(Vec::new())
-    }
-    async fn create(&self, _: &Cx, _: &Spec) -> Result<Observed, ResourceError> {
-        Err(ResourceError::invalid("dummy"))
-    }
-    async fn update(&self, _: &Cx, _: &Observed, _: &Spec) -> Result<Observed, ResourceError> {
-        Err(ResourceError::invalid("dummy"))
-    }
-    async fn delete(&self, _: &Cx, _: &Observed) -> Result<(), ResourceError> {
-        Ok(())
-    }
-    async fn find_owned(&self, _: &Cx) -> Result<Vec<Observed>, ResourceError> {
-        Ok(Vec::new())
-    }
-}
+use crate::resource::{AttrSchema as A, AttrType as T};
 
 /// Cut-down EKS kinds with the real markers: the cluster is stateful, an add-on and a node
 /// group live in it, node groups replace create-before-destroy; a log group merely uses the
