@@ -1,6 +1,12 @@
 //! Where the state lives and how it is locked, as every command is told on the command line:
 //! the flags (and `KPROV_*` variables) that override the plans' `[backend]` table, and taking
-//! the lock for the commands that write state, telling the user who holds it.
+//! the lock for the commands that write state, telling the user who holds it, and fencing the
+//! backend with it.
+//!
+//! Test hook: `KPROV_TEST_STALL_COMMIT=N` stops the process (SIGSTOP) inside the fenced commit
+//! of state serial N — after its checks, before its final step (the local rename, the S3 PUT)
+//! — saying so on stderr first, so that a test can let its lease run out, let another run take
+//! over, and resume it (the stall tests in `tests/state_lock.rs`). Read here, never by the AWS connector.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +14,12 @@ use std::time::Duration;
 use super::CliError;
 use crate::config::BackendKind;
 use crate::state::duration;
-use crate::state::lock::{self, LockGuard, LockOptions, LockStore, Notice};
+use crate::state::lock::{self, CommitHook, LockGuard, LockOptions, LockStore, Notice};
 use crate::state::spec::Overrides;
+use crate::state::Backend;
+
+/// See the module documentation.
+pub const STALL_COMMIT_ENV: &str = "KPROV_TEST_STALL_COMMIT";
 
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct BackendArgs {
@@ -89,4 +99,28 @@ pub async fn take_lock(store: Arc<dyn LockStore>, operation: &str, opts: &LockOp
     }
     eprintln!("Acquired the state lock ({}, lock id {}).", guard.describe(), guard.id());
     Ok(guard)
+}
+
+/// Fence `backend` with `guard`: from now on it writes only while this lock acquisition is
+/// the current one.
+pub fn fence(backend: &dyn Backend, guard: &LockGuard) {
+    let fence = guard.fence();
+    backend.fence(match stall_hook() {
+        Some(hook) => fence.with_hook(hook),
+        None => fence,
+    });
+}
+
+/// The `KPROV_TEST_STALL_COMMIT` hook, if set.
+fn stall_hook() -> Option<CommitHook> {
+    let serial: u64 = std::env::var(STALL_COMMIT_ENV).ok()?.trim().parse().ok()?;
+    Some(Arc::new(move |s| {
+        if s == serial {
+            let pid = std::process::id();
+            eprintln!("Test hook: stopping (SIGSTOP) in the commit of state serial {s}, pid {pid}.");
+            // Stopped by the signal until someone sends SIGCONT; `kill` rather than raise(3), so
+            // that no unsafe code is needed.
+            let _ = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+        }
+    }))
 }

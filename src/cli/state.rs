@@ -150,6 +150,7 @@ async fn migrate(g: &Global, to: BackendKind) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
+    super::backend::fence(dst.as_ref(), &dst_lock);
     let result = copy(src.as_ref(), dst.as_ref()).await;
     let released = (dst_lock.release().await, src_lock.release().await);
     let state = result?;
