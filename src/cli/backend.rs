@@ -118,9 +118,13 @@ fn stall_hook() -> Option<CommitHook> {
         if s == serial {
             let pid = std::process::id();
             eprintln!("Test hook: stopping (SIGSTOP) in the commit of state serial {s}, pid {pid}.");
-            // Stopped by the signal until someone sends SIGCONT; `kill` rather than raise(3), so
-            // that no unsafe code is needed.
-            let _ = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+            // raise(3) directs the signal at this very thread, so it stops before the call
+            // returns — here, before the final step. (A process-directed `kill -STOP` may be
+            // taken by another thread while this one runs on into the commit.)
+            // SAFETY: raise has no preconditions; SIGSTOP cannot be caught, so no handler runs.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
         }
     }))
 }
