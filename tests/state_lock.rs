@@ -278,7 +278,7 @@ async fn check_second_runs_state(region: &str, stack: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_stalled_in_its_local_commit_cannot_land_after_a_takeover() {
     let region = "ap-southeast-5"; // no other test uses it
-    let stack = "stall-local";
+    let stack = &unique("stall-local"); // a fresh stack, so its ownership tags are this run's only
     let dir = tiny_plans(stack, region, false, "");
     let root = dir.path();
     let state_file = root.join("state/dev.json");
@@ -316,7 +316,7 @@ async fn a_run_stalled_in_its_local_commit_cannot_land_after_a_takeover() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_stalled_in_its_s3_commit_cannot_land_after_a_takeover() {
     let region = "mx-central-1"; // no other test uses it
-    let stack = "stall-s3";
+    let stack = &unique("stall-s3"); // a fresh stack, so its ownership tags are this run's only
     let (bucket, table) = (unique("kprov-stall"), unique("locks"));
     let dir = tiny_plans(stack, region, false, "");
     let root = dir.path();
