@@ -128,6 +128,8 @@ impl Backend for MemoryBackend {
     async fn import(&self, _state: &State) -> Result<(), kprov::state::StateError> {
         Ok(())
     }
+    /// Nothing is written, so there is nothing to fence.
+    fn fence(&self, _fence: kprov::state::lock::Fence) {}
     fn describe(&self) -> String {
         "memory".into()
     }

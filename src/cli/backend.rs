@@ -1,6 +1,12 @@
 //! Where the state lives and how it is locked, as every command is told on the command line:
 //! the flags (and `KPROV_*` variables) that override the plans' `[backend]` table, and taking
-//! the lock for the commands that write state, telling the user who holds it.
+//! the lock for the commands that write state, telling the user who holds it, and fencing the
+//! backend with it.
+//!
+//! Test hook: `KPROV_TEST_STALL_COMMIT=N` stops the process (SIGSTOP) inside the fenced commit
+//! of state serial N — after its checks, before its final step (the local rename, the S3 PUT)
+//! — saying so on stderr first, so that a test can let its lease run out, let another run take
+//! over, and resume it (the stall tests in `tests/state_lock.rs`). Read here, never by the AWS connector.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,8 +18,12 @@ use crate::config::Stack;
 use crate::state::duration;
 use crate::state::legacy::{self, Legacy};
 use crate::state::lock::file::FileLockStore;
-use crate::state::lock::{self, LockGuard, LockOptions, LockStore, Notice};
+use crate::state::lock::{self, CommitHook, LockGuard, LockOptions, LockStore, Notice};
 use crate::state::spec::Overrides;
+use crate::state::Backend;
+
+/// See the module documentation.
+pub const STALL_COMMIT_ENV: &str = "KPROV_TEST_STALL_COMMIT";
 
 #[derive(Debug, clap::Args, Clone, Default)]
 pub struct BackendArgs {
@@ -159,4 +169,32 @@ async fn take_lock_quietly(
         );
     };
     Ok(lock::acquire(store, operation, opts, &notify).await?)
+}
+
+/// Fence `backend` with `guard`: from now on it writes only while this lock acquisition is
+/// the current one.
+pub fn fence(backend: &dyn Backend, guard: &LockGuard) {
+    let fence = guard.fence();
+    backend.fence(match stall_hook() {
+        Some(hook) => fence.with_hook(hook),
+        None => fence,
+    });
+}
+
+/// The `KPROV_TEST_STALL_COMMIT` hook, if set.
+fn stall_hook() -> Option<CommitHook> {
+    let serial: u64 = std::env::var(STALL_COMMIT_ENV).ok()?.trim().parse().ok()?;
+    Some(Arc::new(move |s| {
+        if s == serial {
+            let pid = std::process::id();
+            eprintln!("Test hook: stopping (SIGSTOP) in the commit of state serial {s}, pid {pid}.");
+            // raise(3) directs the signal at this very thread, so it stops before the call
+            // returns — here, before the final step. (A process-directed `kill -STOP` may be
+            // taken by another thread while this one runs on into the commit.)
+            // SAFETY: raise has no preconditions; SIGSTOP cannot be caught, so no handler runs.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
+        }
+    }))
 }

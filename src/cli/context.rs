@@ -157,11 +157,13 @@ impl Context {
     pub async fn lock(&mut self, operation: &str) -> Result<(), CliError> {
         let ctx = self;
         let lock = super::backend::take_lock(ctx.locks.clone(), operation, &ctx.lock_options).await?;
+        // Every state write of this run is accepted only while this acquisition is current.
+        super::backend::fence(ctx.backend.as_ref(), &lock);
         // Say so the moment it happens, not only at the end of the run.
         let lost = lock.lost();
         tokio::spawn(async move {
             lost.cancelled().await;
-            eprintln!("\nLost the state lock: no new work starts; what is done is being saved.");
+            eprintln!("\nLost the state lock: no new work starts, and nothing more is written to the state.");
         });
         ctx.lock = Some(lock);
         Ok(())

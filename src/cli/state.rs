@@ -291,6 +291,7 @@ async fn migrate(g: &Global, to: BackendKind) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
+    super::backend::fence(dst.as_ref(), &dst_lock);
     let run =
         Binding { stack: stack.name.clone(), env: stack.env.clone(), region: stack.region.clone(), account: None };
     let result = copy(src.as_ref(), dst.as_ref(), &run).await;

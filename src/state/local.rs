@@ -6,23 +6,34 @@
 //! the write is refused. Runs are kept apart by a lock file beside the state
 //! (`state/<stack>/<env>.lock`, see `lock::file`).
 //!
+//! Fencing: once a held lock fenced the backend ([`Backend::fence`]), the last step of a write —
+//! re-reading the stored state for the lineage/serial check, then the rename — runs under the
+//! lock file's OS lock and only while the lock record still carries this run's token
+//! ([`lock::file::while_current`]). A takeover needs that OS lock too, so a writer stalled
+//! anywhere before (a suspended laptop, SIGSTOP) finds, when it resumes, that its lease was
+//! taken over and writes nothing.
+//!
 //! The file operations are small and blocking: [`LocalBackend::load`] and [`LocalBackend::save`]
 //! are plain functions (tests use them directly); the async [`Backend`] impl runs them on the
 //! blocking pool.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use super::lock::{self, Fence};
 use super::{check_import, Backend, State, StateError, FORMAT_VERSION};
 
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
+    /// Set by [`Backend::fence`]; shared by the clones that run on the blocking pool.
+    fence: Arc<Mutex<Option<Fence>>>,
 }
 
 impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalBackend { path: path.into() }
+        LocalBackend { path: path.into(), fence: Arc::default() }
     }
     /// `dir/<env>.json` (tests; the default path is `state::spec::default_local_file`)
     pub fn for_env(dir: &Path, env: &str) -> Self {
@@ -51,6 +62,13 @@ impl LocalBackend {
 
     /// Persist `state` as the successor of the stored state (blocking).
     pub fn save(&self, state: &State) -> Result<(), StateError> {
+        // Checked before writing anything, for a clear error, and again at the commit.
+        self.check_successor(state)?;
+        self.write(state, || self.check_successor(state))
+    }
+
+    /// Refuse `state` unless it follows the stored state: same lineage, serial + 1.
+    fn check_successor(&self, state: &State) -> Result<(), StateError> {
         if let Some(stored) = self.load()? {
             if stored.lineage != state.lineage {
                 return Err(StateError::LineageMismatch {
@@ -67,16 +85,23 @@ impl LocalBackend {
                 });
             }
         }
-        self.write(state)
+        Ok(())
     }
 
     /// Write `state` verbatim where the destination is empty or an older copy (blocking).
     pub fn import(&self, state: &State) -> Result<(), StateError> {
-        check_import(&self.location(), self.load()?.as_ref(), state)?;
-        self.write(state)
+        let check = || check_import(&self.location(), self.load()?.as_ref(), state);
+        check()?;
+        self.write(state, check)
     }
 
-    fn write(&self, state: &State) -> Result<(), StateError> {
+    fn fence_now(&self) -> Option<Fence> {
+        self.fence.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Write `state` to a temp file, then — `check` passing, and under the fence if there is
+    /// one — rename it over the state.
+    fn write(&self, state: &State, check: impl FnOnce() -> Result<(), StateError>) -> Result<(), StateError> {
         let werr = |source| StateError::Write { location: self.location(), source };
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(werr)?;
@@ -88,9 +113,48 @@ impl LocalBackend {
         f.lock().map_err(werr)?;
         f.write_all(state.to_json().as_bytes()).map_err(werr)?;
         f.sync_all().map_err(werr)?;
+        let commit = || {
+            check()?;
+            std::fs::rename(&tmp, &self.path).map_err(werr)
+        };
+        let result = match self.fence_now() {
+            None => commit(),
+            Some(fence) => self.fenced(&fence, state.serial, commit),
+        };
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        // The temp file's OS lock is dropped only now, after the rename (or the removal).
         drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(werr)?;
-        Ok(())
+        result
+    }
+
+    /// Run `commit` only while `fence`'s token is the lock's current one, under the lock
+    /// file's OS lock.
+    fn fenced(
+        &self,
+        fence: &Fence,
+        serial: u64,
+        commit: impl FnOnce() -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        let refuse = |reason: String| StateError::Fenced { location: self.location(), lock: fence.describe(), reason };
+        if let Some(why) = fence.lost() {
+            return Err(refuse(why));
+        }
+        fence.before_final_step(serial);
+        match lock::file::while_current(&self.lock_path(), fence.token(), commit) {
+            Ok(Ok(done)) => done,
+            Ok(Err(why)) => {
+                fence.lose(why.clone());
+                Err(refuse(why))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let why = "the lock file is gone".to_string();
+                fence.lose(why.clone());
+                Err(refuse(why))
+            }
+            Err(source) => Err(StateError::Write { location: self.lock_path().display().to_string(), source }),
+        }
     }
 }
 
@@ -168,6 +232,11 @@ impl Backend for LocalBackend {
     async fn import(&self, state: &State) -> Result<(), StateError> {
         let s = state.clone();
         blocking(self, move |b| b.import(&s)).await
+    }
+    fn fence(&self, fence: Fence) {
+        if let Ok(mut f) = self.fence.lock() {
+            *f = Some(fence);
+        }
     }
     fn describe(&self) -> String {
         self.location()

@@ -16,8 +16,11 @@
 //!
 //! Every backend refuses a write whose lineage differs from the stored one, and a write that
 //! does not follow the state it last read (serial + 1): two stacks, or two runs, never
-//! overwrite each other. The lock keeps runs apart; the conditional writes are the safety net
-//! if the lock is lost or bypassed. `docs/state.md` describes the protocol and recovery.
+//! overwrite each other. The lock keeps runs apart, and a backend fenced by a held lock
+//! ([`Backend::fence`]) accepts a commit only while that acquisition is still the lock's
+//! current one (its token: id + generation), so a run that stalled past its lease cannot land a
+//! write after another run took over; the conditional writes are the safety net if the lock is
+//! bypassed. `docs/state.md` describes the protocol, the fencing argument and recovery.
 
 pub mod binding;
 pub mod bootstrap;
@@ -62,6 +65,8 @@ pub enum StateError {
     AccessDenied { location: String, operation: String, code: String, request_id: Option<String> },
     #[error("state {location}: {source}")]
     Aws { location: String, source: ResourceError },
+    #[error("refusing to write state {location}: this run no longer holds the state lock ({lock}): {reason}. Nothing was written; another run may be using the state. Run `kprov plan` again once it is done")]
+    Fenced { location: String, lock: String, reason: String },
 }
 
 fn describe_stored(stored: Option<u64>) -> String {
@@ -84,6 +89,10 @@ pub trait Backend: Send + Sync {
     /// destination is empty or holds an older or equal copy of the same lineage (see
     /// [`check_import`]).
     async fn import(&self, state: &State) -> Result<(), StateError>;
+    /// From now on, accept a write only while `fence`'s lock acquisition is the lock's
+    /// current one, checked atomically with the write (see [`lock::Fence`]); a write that
+    /// finds it stale is refused with [`StateError::Fenced`] and marks the lock lost.
+    fn fence(&self, fence: lock::Fence);
     /// A human-readable location for messages.
     fn describe(&self) -> String;
 }

@@ -8,6 +8,14 @@
 //! write fails with [`StateError::Conflict`] naming the serial now stored. The ETag of our own
 //! write is remembered, so the engine's successive writes chain.
 //!
+//! Fencing: once a held lock fenced the backend ([`Backend::fence`]), every PUT is preceded by
+//! [`Fence::confirm`], a renewal of the lease conditional on this run's token in DynamoDB. The
+//! two cannot be one atomic step, so the ETag closes the gap: a writer that stalls between its
+//! confirmation and its PUT can only land before the next holder's first write (which that
+//! holder then either builds on, having read it, or is refused with 412), never after it, since
+//! every write changes the object (its serial) and so its ETag. docs/state.md, "Fencing", has
+//! the whole argument.
+//!
 //! The bucket is expected to be versioned (`kprov state bootstrap`), so every earlier state
 //! stays recoverable (docs/state.md, "Recovery").
 
@@ -15,6 +23,7 @@ use std::sync::Mutex;
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use super::lock::Fence;
 use super::{check_import, local, Backend, State, StateError};
 use crate::aws::error::from_sdk;
 use crate::resource::ResourceError;
@@ -36,6 +45,7 @@ pub struct S3Backend {
     key: String,
     region: String,
     seen: Mutex<Seen>,
+    fence: Mutex<Option<Fence>>,
 }
 
 /// AWS error codes meaning "these credentials may not do that" (or are not valid at all).
@@ -62,6 +72,7 @@ impl S3Backend {
             key: key.to_string(),
             region: region.to_string(),
             seen: Mutex::new(Seen::Unknown),
+            fence: Mutex::new(None),
         }
     }
 
@@ -121,8 +132,23 @@ impl S3Backend {
         Ok(Some((etag, local::parse_bytes(&self.location(), &bytes.into_bytes())?)))
     }
 
-    /// PUT `state`, conditional on the object being what we last saw.
+    /// Under a fence: refuse unless the lock acquisition is still current (renewing its
+    /// lease), then call the commit hook. Without one: nothing to check.
+    async fn confirm(&self, serial: u64) -> Result<(), StateError> {
+        let Some(fence) = self.fence.lock().ok().and_then(|f| f.clone()) else { return Ok(()) };
+        fence.confirm().await.map_err(|reason| StateError::Fenced {
+            location: self.location(),
+            lock: fence.describe(),
+            reason,
+        })?;
+        fence.before_final_step(serial);
+        Ok(())
+    }
+
+    /// PUT `state`, conditional on the object being what we last saw (and, under a fence, on
+    /// the lock being still ours).
     async fn put(&self, state: &State, seen: &Seen) -> Result<(), StateError> {
+        self.confirm(state.serial).await?;
         let mut req = self
             .client
             .put_object()
@@ -223,6 +249,12 @@ impl Backend for S3Backend {
         let stored = Backend::load(self).await?;
         check_import(&self.location(), stored.as_ref(), state)?;
         self.put(state, &self.seen()).await
+    }
+
+    fn fence(&self, fence: Fence) {
+        if let Ok(mut f) = self.fence.lock() {
+            *f = Some(fence);
+        }
     }
 
     fn describe(&self) -> String {

@@ -147,6 +147,9 @@ impl Backend for MortalBackend {
     async fn import(&self, state: &State) -> Result<(), StateError> {
         self.inner.import(state)
     }
+    fn fence(&self, fence: kprov::state::lock::Fence) {
+        Backend::fence(self.inner.as_ref(), fence)
+    }
     fn describe(&self) -> String {
         self.inner.describe()
     }

@@ -1,19 +1,30 @@
 //! The lock as an item of a DynamoDB table (for S3 state).
 //!
-//! Item: `LockID` (S, the hash key) = `<bucket>/<key>`, `Info` (M: id, who, operation,
-//! created, kprov_version) and `expires` (N, Unix seconds; also the table's TTL attribute, so
-//! abandoned records are eventually swept). Every operation is one conditional request, so
-//! DynamoDB arbitrates between racing runs:
-//! - acquire: `PutItem`, condition `attribute_not_exists(LockID) OR expires < :now`, returning
-//!   the old item (present only when an expired lease was taken over);
-//! - renew: `UpdateItem SET expires`, condition `Info.id = :id`;
-//! - release: `DeleteItem`, condition `Info.id = :id`.
+//! Item: `LockID` (S, the hash key) = `<bucket>/<key>`, `generation` (N, the number of the
+//! last acquisition), and while the lock is held `Info` (M: id, who, operation, created,
+//! kprov_version) and `expires` (N, Unix seconds; also the table's TTL attribute, so abandoned
+//! records are eventually swept; a free item has no `expires`, so TTL keeps it and its
+//! generation). Every operation is one conditional request, so DynamoDB arbitrates between
+//! racing runs:
+//! - acquire: `UpdateItem SET Info, expires, generation = if_not_exists(generation, 0) + 1`,
+//!   condition `attribute_not_exists(LockID) OR attribute_not_exists(Info) OR expires < :now`,
+//!   returning the old item (with `Info` only when an expired lease was taken over);
+//! - renew (the heartbeat, and [`super::Fence::confirm`] before each state write):
+//!   `UpdateItem SET expires`, condition `Info.id = :id AND generation = :generation`;
+//! - release: `UpdateItem REMOVE Info, expires`, condition `Info.id = :id`.
+//!
+//! Sources: condition expressions and `if_not_exists` in `SET` are in the DynamoDB developer
+//! guide ("Condition expressions", "Update expressions": "SET … if_not_exists"); an UpdateItem
+//! on a missing key creates the item ("Edits an existing item's attributes, or adds a new item
+//! to the table if it does not already exist", UpdateItem API reference); `ReturnValues
+//! ALL_OLD` returns the item as it was before; a `ConsistentRead` GetItem returns every write
+//! acknowledged before it ("Read consistency").
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Attempt, LockError, LockInfo, LockRecord, LockStore};
+use super::{Attempt, LockError, LockInfo, LockRecord, LockStore, Token};
 use crate::aws::error::from_sdk;
 use crate::resource::ResourceError;
 use crate::state::s3::is_denied;
@@ -22,6 +33,8 @@ use crate::state::s3::is_denied;
 pub const KEY_ATTRIBUTE: &str = "LockID";
 /// The lease end, also the table's TTL attribute.
 pub const EXPIRES_ATTRIBUTE: &str = "expires";
+/// The number of the last acquisition.
+pub const GENERATION_ATTRIBUTE: &str = "generation";
 
 const ID_MATCHES: &str = "#info.#id = :id";
 
@@ -67,30 +80,32 @@ fn is_condition_failed(e: &ResourceError) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
-fn item(lock_id: &str, info: &LockInfo, expires: u64) -> HashMap<String, AttributeValue> {
+fn info_value(info: &LockInfo) -> AttributeValue {
     let s = |v: &str| AttributeValue::S(v.to_string());
-    let info = HashMap::from([
+    AttributeValue::M(HashMap::from([
         ("id".to_string(), s(&info.id)),
         ("who".to_string(), s(&info.who)),
         ("operation".to_string(), s(&info.operation)),
         ("created".to_string(), s(&info.created)),
         ("kprov_version".to_string(), s(&info.kprov_version)),
-    ]);
-    HashMap::from([
-        (KEY_ATTRIBUTE.to_string(), s(lock_id)),
-        ("Info".to_string(), AttributeValue::M(info)),
-        (EXPIRES_ATTRIBUTE.to_string(), AttributeValue::N(expires.to_string())),
-    ])
+    ]))
 }
 
-/// Read a lock item; fields another tool left out read as empty rather than failing, so a
-/// human can still see and force-unlock it.
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Read a lock item: `None` when the lock is free (no `Info`). Fields another tool left out
+/// read as empty rather than failing, so a human can still see and force-unlock it.
 fn record(item: &HashMap<String, AttributeValue>) -> Option<LockRecord> {
     let lock_id = item.get(KEY_ATTRIBUTE)?.as_s().ok()?.clone();
     let empty = HashMap::new();
-    let info = item.get("Info").and_then(|i| i.as_m().ok()).unwrap_or(&empty);
+    let info = match item.get("Info") {
+        None => return None,
+        Some(i) => i.as_m().unwrap_or(&empty),
+    };
     let f = |k: &str| info.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let expires = item.get(EXPIRES_ATTRIBUTE).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let expires = number(item, EXPIRES_ATTRIBUTE);
     Some(LockRecord {
         lock_id,
         info: LockInfo {
@@ -101,6 +116,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Option<LockRecord> {
             kprov_version: f("kprov_version"),
         },
         expires,
+        generation: number(item, GENERATION_ATTRIBUTE),
     })
 }
 
@@ -109,45 +125,59 @@ impl LockStore for DynamoLockStore {
     async fn try_acquire(&self, info: &LockInfo, now: u64, expires: u64) -> Result<Attempt, LockError> {
         let out = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item(&self.lock_id, info, expires)))
-            .condition_expression("attribute_not_exists(#key) OR #expires < :now")
+            .key(KEY_ATTRIBUTE, self.key())
+            .update_expression("SET #info = :info, #expires = :expires, #gen = if_not_exists(#gen, :zero) + :one")
+            .condition_expression("attribute_not_exists(#key) OR attribute_not_exists(#info) OR #expires < :now")
             .expression_attribute_names("#key", KEY_ATTRIBUTE)
+            .expression_attribute_names("#info", "Info")
             .expression_attribute_names("#expires", EXPIRES_ATTRIBUTE)
+            .expression_attribute_names("#gen", GENERATION_ATTRIBUTE)
+            .expression_attribute_values(":info", info_value(info))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match out {
-            Ok(out) => Ok(match out.attributes().and_then(record) {
-                Some(previous) => Attempt::TookOver(previous),
-                None => Attempt::Acquired,
-            }),
+            Ok(out) => {
+                // The update computed previous + 1 (0 + 1 without an item); the same from the
+                // old item here.
+                let generation = out.attributes().map(|old| number(old, GENERATION_ATTRIBUTE)).unwrap_or(0) + 1;
+                Ok(match out.attributes().and_then(record) {
+                    Some(previous) => Attempt::TookOver(generation, previous),
+                    None => Attempt::Acquired(generation),
+                })
+            }
             Err(e) => {
-                let e = from_sdk("PutItem", e);
+                let e = from_sdk("UpdateItem", e);
                 if is_condition_failed(&e) {
                     Ok(Attempt::Held(self.read().await?))
                 } else {
-                    Err(self.error("PutItem", e))
+                    Err(self.error("UpdateItem", e))
                 }
             }
         }
     }
 
-    async fn renew(&self, id: &str, expires: u64) -> Result<bool, LockError> {
+    async fn renew(&self, token: &Token, expires: u64) -> Result<bool, LockError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY_ATTRIBUTE, self.key())
             .update_expression("SET #expires = :expires")
-            .condition_expression(ID_MATCHES)
+            .condition_expression("#info.#id = :id AND #gen = :gen")
             .expression_attribute_names("#expires", EXPIRES_ATTRIBUTE)
             .expression_attribute_names("#info", "Info")
             .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#gen", GENERATION_ATTRIBUTE)
             .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
-            .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+            .expression_attribute_values(":id", AttributeValue::S(token.id.clone()))
+            .expression_attribute_values(":gen", AttributeValue::N(token.generation.to_string()))
             .send()
             .await;
         match out {
@@ -164,25 +194,28 @@ impl LockStore for DynamoLockStore {
     }
 
     async fn release(&self, id: &str) -> Result<bool, LockError> {
+        // The item stays, with its generation, so the next acquisition's is higher.
         let out = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key(KEY_ATTRIBUTE, self.key())
+            .update_expression("REMOVE #info, #expires")
             .condition_expression(ID_MATCHES)
             .expression_attribute_names("#info", "Info")
             .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#expires", EXPIRES_ATTRIBUTE)
             .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
             .send()
             .await;
         match out {
             Ok(_) => Ok(true),
             Err(e) => {
-                let e = from_sdk("DeleteItem", e);
+                let e = from_sdk("UpdateItem", e);
                 if is_condition_failed(&e) {
                     Ok(false)
                 } else {
-                    Err(self.error("DeleteItem", e))
+                    Err(self.error("UpdateItem", e))
                 }
             }
         }

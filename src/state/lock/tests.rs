@@ -72,11 +72,12 @@ async fn an_expired_lease_is_taken_over_and_reported() {
     let s = store(&dir);
     let dead = LockInfo::new("apply");
     let now = now_secs();
-    assert!(matches!(s.try_acquire(&dead, now, now - 1).await.unwrap(), Attempt::Acquired));
+    assert!(matches!(s.try_acquire(&dead, now, now - 1).await.unwrap(), Attempt::Acquired(1)));
     let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
     assert_eq!(g.took_over().map(|r| &r.info), Some(&dead));
+    assert_eq!(g.generation(), 2);
     // The dead holder cannot renew or release what is no longer its lock.
-    assert!(!s.renew(&dead.id, now + 100).await.unwrap());
+    assert!(!s.renew(&Token { id: dead.id.clone(), generation: 1 }, now + 100).await.unwrap());
     assert!(!s.release(&dead.id).await.unwrap());
     g.release().await.unwrap();
 }
@@ -123,4 +124,56 @@ async fn force_unlock_needs_the_holders_id() {
     let removed = force_unlock(s.as_ref(), g.id()).await.unwrap();
     assert_eq!(&removed.info, g.info());
     assert_eq!(s.read().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_generation_grows_with_each_acquisition_and_survives_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let lock_file = || std::fs::read_to_string(dir.path().join("dev.lock")).unwrap();
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    assert_eq!((g.generation(), s.read().await.unwrap().unwrap().generation), (1, 1));
+    g.release().await.unwrap();
+    assert_eq!(lock_file(), "{\"generation\":1}\n", "a free lock keeps only its generation");
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    assert_eq!(g.generation(), 2);
+    force_unlock(s.as_ref(), g.id()).await.unwrap();
+    let g3 = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    assert_eq!(g3.generation(), 3, "a force-unlock keeps the generation too");
+    // A renewal needs the generation as well as the id.
+    let stale = Token { id: g3.id().to_string(), generation: 2 };
+    assert!(!s.renew(&stale, now_secs() + 60).await.unwrap());
+    g3.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_fenced_local_commit_lands_only_while_its_acquisition_is_current() {
+    use crate::state::{Backend, LocalBackend, State, StateError};
+    let dir = tempfile::tempdir().unwrap();
+    let b = LocalBackend::for_env(dir.path(), "dev");
+    let s: Arc<dyn LockStore> = Arc::new(FileLockStore::new(b.lock_path(), b.path()));
+    let g = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    b.fence(g.fence());
+    let mut state = State::new("platform", "dev");
+    state.serial = 1;
+    Backend::save(&b, &state).await.unwrap();
+
+    // The lease is lost (force-unlocked here; taken over after expiry in `tests/state_lock.rs`)
+    // and another run holds the lock: the next commit is refused and nothing is written.
+    force_unlock(s.as_ref(), g.id()).await.unwrap();
+    let other = acquire(s.clone(), "apply", &opts(60, Duration::ZERO), &quiet).await.unwrap();
+    let written = std::fs::read(b.path()).unwrap();
+    state.serial = 2;
+    let e = Backend::save(&b, &state).await.unwrap_err();
+    assert!(matches!(&e, StateError::Fenced { reason, .. } if reason.contains(other.id())), "{e}");
+    assert!(e.to_string().contains("no longer holds the state lock"), "{e}");
+    assert!(g.lost().is_cancelled(), "the commit marked the lock lost");
+    assert_eq!(std::fs::read(b.path()).unwrap(), written);
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "state and lock file only, no temp file: {names:?}");
+
+    // Once lost, always refused, even when the lock is free again.
+    other.release().await.unwrap();
+    assert!(matches!(Backend::save(&b, &state).await, Err(StateError::Fenced { .. })));
+    assert!(matches!(g.release().await, Err(LockError::Lost { .. })));
 }
