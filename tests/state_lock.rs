@@ -277,11 +277,11 @@ async fn check_second_runs_state(region: &str, stack: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_stalled_in_its_local_commit_cannot_land_after_a_takeover() {
-    let region = "ap-southeast-5"; // no other test uses it
+    let region = "ap-southeast-5"; // shared with state_binding; every check is by this run's own stack
     let stack = &unique("stall-local"); // a fresh stack, so its ownership tags are this run's only
     let dir = tiny_plans(stack, region, false, "");
     let root = dir.path();
-    let state_file = root.join("state/dev.json");
+    let state_file = root.join(format!("state/{stack}/dev.json"));
     let (first, id) = stalled_first_run(root, &[]);
     let stalled_at = std::fs::read(&state_file).expect("serial 1 written");
 
@@ -308,14 +308,14 @@ async fn a_run_stalled_in_its_local_commit_cannot_land_after_a_takeover() {
     check_second_runs_state(region, stack, std::str::from_utf8(&second).unwrap()).await;
     // The lock is free, at a higher generation than the two acquisitions.
     let lock: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("state/dev.lock")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join(format!("state/{stack}/dev.lock"))).unwrap()).unwrap();
     assert_eq!(lock, serde_json::json!({ "generation": 2 }));
     support::kprov(root).args(["plan", "--detailed-exitcode"]).assert().code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_stalled_in_its_s3_commit_cannot_land_after_a_takeover() {
-    let region = "mx-central-1"; // no other test uses it
+    let region = "mx-central-1"; // shared with state_binding; every check is by this run's own stack
     let stack = &unique("stall-s3"); // a fresh stack, so its ownership tags are this run's only
     let (bucket, table) = (unique("kprov-stall"), unique("locks"));
     let dir = tiny_plans(stack, region, false, "");
