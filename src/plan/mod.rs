@@ -245,10 +245,19 @@ pub async fn make(
             }
         };
         validate::check(stack, registry, &lookup, &|a| recorded(a).filter(|r| r.id.is_some()).map(|r| &r.attributes))?;
-        // Reads only: the zones, instance types and versions the plans name exist.
-        validate::reads::check(stack, registry).await?;
     }
-    let refreshed = refresh(registry, cx, state_or_empty).await?;
+    // Reads only, both: the zones, instance types and versions the plans name exist, and what
+    // the state records. Run side by side, so the checks add no round trips to a plan.
+    let reads = async {
+        if destroy {
+            Ok(())
+        } else {
+            validate::reads::check(stack, registry).await
+        }
+    };
+    let (reads, refreshed) = futures::join!(reads, refresh(registry, cx, state_or_empty));
+    reads?;
+    let refreshed = refreshed?;
     if destroy {
         let plan = destroy_plan(stack, state, &refreshed);
         lifecycle::check_prevent_destroy(stack, &plan)?;
