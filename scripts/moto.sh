@@ -18,7 +18,7 @@ install() {
     return 0
   fi
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "moto[server]==$MOTO_VERSION" \
     "prometheus_client==$PROM_CLIENT_VERSION"
 }
 
