@@ -21,6 +21,8 @@
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "support/inventory.rs"]
+mod inventory;
 mod support;
 
 use std::collections::BTreeMap;
@@ -28,12 +30,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
 use fault_proxy::{FaultConfig, FaultProxy};
 
 const REGION: &str = "sa-east-1";
 const ENV: &str = "chaos";
-const TAG_ADDRESS: &str = "kprov:address";
 
 /// A scratch copy of the platform plans with a `chaos` environment: dev's overlay, in REGION.
 fn plans() -> tempfile::TempDir {
@@ -71,194 +71,6 @@ fn kprov_via(dir: &Path, proxy: &FaultProxy, args: &[&str]) -> Output {
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
-}
-
-/// What exists in moto, kind → addresses (duplicates kept, sorted), read directly.
-type Found = BTreeMap<String, Vec<String>>;
-
-fn push(found: &mut Found, kind: &str, addr: Option<&str>) {
-    found.entry(kind.to_string()).or_default().push(addr.unwrap_or("<no kprov:address tag>").to_string());
-}
-
-/// EC2: every resource with the chaos env's ownership tags, by its address tag; plus the
-/// untaggable routes and associations by natural key (route table + destination, subnet).
-async fn ec2_owned(found: &mut Found, natural: &mut BTreeMap<String, usize>) {
-    let ec2 = support::ec2(REGION).await;
-    let ours = || {
-        vec![
-            Filter::builder().name("tag:kprov:stack").values("platform").build(),
-            Filter::builder().name("tag:kprov:env").values(ENV).build(),
-        ]
-    };
-    for v in ec2.describe_vpcs().set_filters(Some(ours())).send().await.expect("vpcs").vpcs() {
-        push(found, "ec2_vpc", tag(v.tags(), TAG_ADDRESS));
-    }
-    for s in ec2.describe_subnets().set_filters(Some(ours())).send().await.expect("subnets").subnets() {
-        push(found, "ec2_subnet", tag(s.tags(), TAG_ADDRESS));
-    }
-    let igws = ec2.describe_internet_gateways().set_filters(Some(ours())).send().await.expect("igws");
-    for g in igws.internet_gateways() {
-        push(found, "ec2_internet_gateway", tag(g.tags(), TAG_ADDRESS));
-    }
-    for a in ec2.describe_addresses().set_filters(Some(ours())).send().await.expect("eips").addresses() {
-        push(found, "ec2_elastic_ip", tag(a.tags(), TAG_ADDRESS));
-    }
-    for n in ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.expect("nats").nat_gateways() {
-        if !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)) {
-            push(found, "ec2_nat_gateway", tag(n.tags(), TAG_ADDRESS));
-        }
-    }
-    for f in ec2.describe_flow_logs().set_filter(Some(ours())).send().await.expect("flow logs").flow_logs() {
-        push(found, "ec2_flow_log", tag(f.tags(), TAG_ADDRESS));
-    }
-    let tables = ec2.describe_route_tables().set_filters(Some(ours())).send().await.expect("route tables");
-    for t in tables.route_tables() {
-        push(found, "ec2_route_table", tag(t.tags(), TAG_ADDRESS));
-        for a in t.associations() {
-            if let Some(s) = a.subnet_id() {
-                *natural.entry(format!("ec2_route_table_association {s}")).or_default() += 1;
-            }
-        }
-        for r in t.routes() {
-            if r.gateway_id() == Some("local") {
-                continue;
-            }
-            let dest = r.destination_cidr_block().unwrap_or("?");
-            *natural.entry(format!("ec2_route {}_{dest}", t.route_table_id().unwrap_or("?"))).or_default() += 1;
-        }
-    }
-    let groups = ec2.describe_security_groups().set_filters(Some(ours())).send().await.expect("groups");
-    let ids: Vec<String> = groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
-    for g in groups.security_groups() {
-        push(found, "ec2_security_group", tag(g.tags(), TAG_ADDRESS));
-    }
-    if !ids.is_empty() {
-        let rules = ec2
-            .describe_security_group_rules()
-            .filters(Filter::builder().name("group-id").set_values(Some(ids)).build())
-            .send()
-            .await
-            .expect("rules");
-        for r in rules.security_group_rules() {
-            // The default egress rule AWS adds to each group carries no kprov tags.
-            if tag(r.tags(), "kprov:env") == Some(ENV) {
-                push(found, "ec2_security_group_rule", tag(r.tags(), TAG_ADDRESS));
-            }
-        }
-    }
-}
-
-/// The other kinds AWS would happily create twice: KMS keys, load balancers and target groups,
-/// certificates (by ownership tag), hosted zones (by name), records (by name and type).
-async fn others_owned(sdk: &aws_config::SdkConfig, found: &mut Found, natural: &mut BTreeMap<String, usize>) {
-    let kms = aws_sdk_kms::Client::new(sdk);
-    for k in kms.list_keys().send().await.expect("keys").keys() {
-        let Some(id) = k.key_id() else { continue };
-        let meta = kms.describe_key().key_id(id).send().await.expect("key");
-        if meta.key_metadata().and_then(|m| m.key_state()).is_some_and(|s| s.as_str() != "Enabled") {
-            continue; // pending deletion: gone as far as kprov is concerned
-        }
-        let tags = kms.list_resource_tags().key_id(id).send().await.expect("key tags");
-        let get = |key: &str| tags.tags().iter().find(|t| t.tag_key() == key).map(|t| t.tag_value().to_string());
-        if get("kprov:env").as_deref() == Some(ENV) {
-            push(found, "kms_key", get(TAG_ADDRESS).as_deref());
-        }
-    }
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
-    let lbs = elb.describe_load_balancers().send().await.expect("lbs");
-    let tgs = elb.describe_target_groups().send().await.expect("tgs");
-    let arns: Vec<(&str, String)> = lbs
-        .load_balancers()
-        .iter()
-        .filter_map(|l| Some(("elbv2_load_balancer", l.load_balancer_arn()?.to_string())))
-        .chain(
-            tgs.target_groups().iter().filter_map(|t| Some(("elbv2_target_group", t.target_group_arn()?.to_string()))),
-        )
-        .collect();
-    for (kind, arn) in arns {
-        let d = elb.describe_tags().resource_arns(&arn).send().await.expect("elb tags");
-        let tags = d.tag_descriptions().first().map(|t| t.tags()).unwrap_or_default();
-        let get = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
-        if get("kprov:env") == Some(ENV) {
-            push(found, kind, get(TAG_ADDRESS));
-        }
-    }
-    let acm = aws_sdk_acm::Client::new(sdk);
-    for c in acm.list_certificates().send().await.expect("certs").certificate_summary_list() {
-        let Some(arn) = c.certificate_arn() else { continue };
-        let tags = acm.list_tags_for_certificate().certificate_arn(arn).send().await.expect("cert tags");
-        let get = |key: &str| tags.tags().iter().find(|t| t.key() == key).and_then(|t| t.value());
-        if get("kprov:env") == Some(ENV) {
-            push(found, "acm_certificate", get(TAG_ADDRESS));
-        }
-    }
-    let r53 = aws_sdk_route53::Client::new(sdk);
-    let zone_name = format!("{ENV}.platform.example.com.");
-    let zones = r53.list_hosted_zones().send().await.expect("zones");
-    for z in zones.hosted_zones().iter().filter(|z| z.name() == zone_name) {
-        *natural.entry(format!("route53_zone {zone_name}")).or_default() += 1;
-        let records = r53.list_resource_record_sets().hosted_zone_id(z.id()).send().await.expect("records");
-        for r in records.resource_record_sets() {
-            // NS and SOA come with the zone; `_…` CNAMEs are the certificate's DNS validation.
-            if !matches!(r.r#type().as_str(), "NS" | "SOA") && !r.name().starts_with('_') {
-                *natural.entry(format!("route53_record {} {}", r.name(), r.r#type().as_str())).or_default() += 1;
-            }
-        }
-    }
-}
-
-/// Kinds counted by the raw SDK listings above.
-const RAW_TAGGED: &[&str] = &[
-    "ec2_vpc",
-    "ec2_subnet",
-    "ec2_internet_gateway",
-    "ec2_elastic_ip",
-    "ec2_nat_gateway",
-    "ec2_flow_log",
-    "ec2_route_table",
-    "ec2_security_group",
-    "ec2_security_group_rule",
-    "kms_key",
-    "elbv2_load_balancer",
-    "elbv2_target_group",
-    "acm_certificate",
-];
-
-/// Everything owned, read directly from moto: raw listings for [`RAW_TAGGED`], each other
-/// kind's `find_owned` (named resources: IAM, EKS, logs, ECR, listeners — AWS refuses a second
-/// one with the same name, so a count by address is all there is to check).
-async fn owned(kinds: &[String]) -> (Found, BTreeMap<String, usize>) {
-    let sdk = support::sdk_config(REGION).await;
-    let mut found = Found::new();
-    let mut natural = BTreeMap::new();
-    ec2_owned(&mut found, &mut natural).await;
-    others_owned(&sdk, &mut found, &mut natural).await;
-    let registry = kprov::aws::registry(&sdk);
-    let cx = kprov::resource::Cx::new(kprov::resource::Owner { stack: "platform".into(), env: ENV.into() });
-    for kind in kinds.iter().filter(|k| !RAW_TAGGED.contains(&k.as_str())) {
-        let k = registry.get(kind).unwrap_or_else(|| panic!("kind {kind}"));
-        for o in k.find_owned(&cx).await.unwrap_or_else(|e| panic!("{kind} find_owned: {e}")) {
-            if let Some(a) = &o.owner_address {
-                push(&mut found, kind, Some(a));
-            }
-        }
-    }
-    for v in found.values_mut() {
-        v.sort();
-    }
-    (found, natural)
-}
-
-/// Kinds whose resources carry no ownership tag: checked by natural key instead.
-fn untagged(kind: &str) -> bool {
-    matches!(
-        kind,
-        "ec2_route" | "ec2_route_table_association" | "route53_record" | "kms_alias" | "eks_access_policy_association"
-    )
 }
 
 /// Every id recorded in the state exists in moto (each kind's batched read, direct).
@@ -318,22 +130,15 @@ async fn dev_platform_applies_through_throttling_and_server_errors_without_dupli
 
     // ---- exactly the plan, read directly from moto ----
     let kinds: Vec<String> = planned.keys().cloned().collect();
-    let (found, natural) = owned(&kinds).await;
-    let expected: Found = planned.iter().filter(|(k, _)| !untagged(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let differ: Vec<String> = expected
-        .keys()
-        .chain(found.keys())
-        .filter(|k| found.get(*k) != expected.get(*k))
-        .map(|k| format!("{k}: found {:?}, planned {:?}", found.get(k), expected.get(k)))
-        .collect();
-    assert!(differ.is_empty(), "owned resources (by kprov:address tag) differ from the plan:\n{}", differ.join("\n"));
-    let count = |prefix: &str| natural.keys().filter(|k| k.starts_with(prefix)).count();
-    assert!(natural.values().all(|n| *n == 1), "a natural key is taken more than once: {natural:#?}");
-    for kind in ["ec2_route_table_association", "ec2_route", "route53_zone", "route53_record"] {
-        let want = planned.get(kind).map(Vec::len).unwrap_or(0);
-        assert_eq!(count(&format!("{kind} ")), want, "{kind}: {natural:#?}");
-    }
-    let checked = found.values().map(Vec::len).sum::<usize>() + natural.len();
+    let zone = format!("{ENV}.platform.example.com.");
+    let inv = inventory::owned(REGION, "platform", ENV, &kinds, Some(&zone)).await;
+    let (differ, _) = inventory::compare(&inv, &planned);
+    assert!(
+        differ.is_empty(),
+        "AWS differs from the plan (by kprov:address tag and natural key):\n{}",
+        differ.join("\n")
+    );
+    let checked = inv.found.values().map(Vec::len).sum::<usize>() + inv.natural.len();
     let in_state = state_ids_exist(root).await;
     println!("checked: {checked} resources by tag or natural key, {in_state} state ids exist");
 
@@ -347,8 +152,8 @@ async fn dev_platform_applies_through_throttling_and_server_errors_without_dupli
     let out = text(&destroy);
     assert_eq!(destroy.status.code(), Some(0), "destroy through the faults failed:\n{out}");
     println!("destroy: {:.1?}\n  kprov {}", t1.elapsed(), api_line(&out));
-    let (found, natural) = owned(&kinds).await;
-    assert!(found.is_empty() && natural.is_empty(), "left behind after destroy: {found:#?} {natural:#?}");
+    let inv = inventory::owned(REGION, "platform", ENV, &kinds, Some(&zone)).await;
+    assert!(inv.is_empty(), "left behind after destroy: {inv:#?}");
     let total = proxy.counts();
     println!("proxy totals (apply + plan + destroy): {total:?}");
     assert_eq!(total["proxy_errors"], 0, "the proxy itself failed on some requests");

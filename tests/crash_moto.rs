@@ -23,6 +23,8 @@
 //! hook `KPROV_TEST_API_DELAY_MS` (see `src/aws/limits.rs`) to be signalled mid-run. Each test
 //! uses its own region (a scratch plans dir whose dev overlay sets region and AZs).
 
+#[path = "support/inventory.rs"]
+mod inventory;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,13 +33,30 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
-
 const CRASH_REGION: &str = "ap-south-1";
 const INTERRUPT_REGION: &str = "ap-northeast-2";
 
+/// The soak's plans: the network only (`tests`, CI), or the whole reference platform with
+/// `KPROV_CRASH_PLATFORM=full` (`scripts/soak.sh --full`).
+fn full_platform() -> bool {
+    std::env::var("KPROV_CRASH_PLATFORM").is_ok_and(|v| v == "full")
+}
+
+/// The hosted zone the full platform's dev environment declares (zones are global in moto).
+fn zone_name() -> Option<&'static str> {
+    full_platform().then_some("dev.platform.example.com.")
+}
+
 /// A scratch plans dir whose dev overlay puts the stack in `region`.
 fn plans_in(region: &str) -> tempfile::TempDir {
+    if full_platform() {
+        let dir = support::scratch_platform_plans();
+        let dev = std::fs::read_to_string(dir.path().join("plans/env/dev.toml")).expect("dev overlay");
+        let overlay =
+            format!("{dev}region = \"{region}\"\navailability_zones = [\"{region}a\", \"{region}b\", \"{region}c\"]\n");
+        std::fs::write(dir.path().join("plans/env/dev.toml"), overlay).expect("overlay");
+        return dir;
+    }
     let dir = support::scratch_plans();
     let overlay = format!(
         "[variables]\nregion = \"{region}\"\navailability_zones = [\"{region}a\", \"{region}b\", \"{region}c\"]\naz_count = 3\nnat_mode = \"per_az\"\n"
@@ -56,6 +75,7 @@ fn planned(dir: &Path) -> BTreeMap<String, Vec<String>> {
     for v in by_kind.values_mut() {
         v.sort();
     }
+    let _ = KINDS.set(by_kind.keys().cloned().collect());
     by_kind
 }
 
@@ -122,108 +142,17 @@ fn run_ok(dir: &Path, args: &[&str], lock_timeout: &str) {
     assert_eq!(code, Some(0), "kprov {args:?} failed:\n{}", stderr_of(dir));
 }
 
-fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+/// What AWS holds for the dev stack in `region` (the planned kinds), read through the SDK.
+async fn owned(region: &str, want: &BTreeMap<String, Vec<String>>) -> inventory::Inventory {
+    let mut kinds: BTreeSet<String> = want.keys().cloned().collect();
+    // After a destroy `want` is empty: still look for every kind the plans declare.
+    kinds.extend(KINDS.get().into_iter().flatten().cloned());
+    let kinds: Vec<String> = kinds.into_iter().collect();
+    inventory::owned(region, "platform", "dev", &kinds, zone_name()).await
 }
 
-/// What AWS holds for the dev stack in one region, read through the SDK.
-#[derive(Debug, Default)]
-struct Inventory {
-    /// kind → (address from the `kprov:address` tag, id), sorted; duplicates kept.
-    by_kind: BTreeMap<String, Vec<(String, String)>>,
-    /// Route-table associations per subnet of our route tables.
-    per_subnet: BTreeMap<String, usize>,
-    /// Routes in our route tables that kprov makes (to an internet or NAT gateway).
-    routes: usize,
-}
-
-impl Inventory {
-    fn addresses(&self) -> BTreeMap<String, Vec<String>> {
-        self.by_kind.iter().map(|(k, v)| (k.clone(), v.iter().map(|(a, _)| a.clone()).collect())).collect()
-    }
-    fn ids(&self) -> BTreeSet<&str> {
-        self.by_kind.values().flatten().map(|(_, id)| id.as_str()).collect()
-    }
-    fn is_empty(&self) -> bool {
-        self.by_kind.is_empty() && self.per_subnet.is_empty() && self.routes == 0
-    }
-}
-
-/// Every resource in `region` carrying the dev stack's ownership tags, plus the untaggable
-/// associations and routes of our route tables.
-async fn owned(region: &str) -> Inventory {
-    let ec2 = support::ec2(region).await;
-    let ours = || {
-        vec![
-            Filter::builder().name("tag:kprov:stack").values("platform").build(),
-            Filter::builder().name("tag:kprov:env").values("dev").build(),
-        ]
-    };
-    let mut inv = Inventory::default();
-    let mut add = |kind: &str, id: Option<&str>, tags: &[Tag]| {
-        // The filters select by stack and env; the address must be there too.
-        let addr = tag(tags, "kprov:address").unwrap_or("<no kprov:address tag>").to_string();
-        inv.by_kind.entry(kind.to_string()).or_default().push((addr, id.unwrap_or_default().to_string()));
-    };
-    for v in ec2.describe_vpcs().set_filters(Some(ours())).send().await.unwrap().vpcs() {
-        add("ec2_vpc", v.vpc_id(), v.tags());
-    }
-    for s in ec2.describe_subnets().set_filters(Some(ours())).send().await.unwrap().subnets() {
-        add("ec2_subnet", s.subnet_id(), s.tags());
-    }
-    for g in ec2.describe_internet_gateways().set_filters(Some(ours())).send().await.unwrap().internet_gateways() {
-        add("ec2_internet_gateway", g.internet_gateway_id(), g.tags());
-    }
-    for a in ec2.describe_addresses().set_filters(Some(ours())).send().await.unwrap().addresses() {
-        add("ec2_elastic_ip", a.allocation_id(), a.tags());
-    }
-    for n in ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.unwrap().nat_gateways() {
-        if !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)) {
-            add("ec2_nat_gateway", n.nat_gateway_id(), n.tags());
-        }
-    }
-    let tables = ec2.describe_route_tables().set_filters(Some(ours())).send().await.unwrap();
-    let (mut per_subnet, mut routes) = (BTreeMap::<String, usize>::new(), 0);
-    for t in tables.route_tables() {
-        add("ec2_route_table", t.route_table_id(), t.tags());
-        for a in t.associations() {
-            if let Some(s) = a.subnet_id() {
-                *per_subnet.entry(s.to_string()).or_default() += 1;
-            }
-        }
-        routes += t
-            .routes()
-            .iter()
-            .filter(|r| r.nat_gateway_id().is_some() || r.gateway_id().is_some_and(|g| g.starts_with("igw-")))
-            .count();
-    }
-    let groups = ec2.describe_security_groups().set_filters(Some(ours())).send().await.unwrap();
-    let group_ids: Vec<String> =
-        groups.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
-    for g in groups.security_groups() {
-        add("ec2_security_group", g.group_id(), g.tags());
-    }
-    if !group_ids.is_empty() {
-        let rules = ec2
-            .describe_security_group_rules()
-            .filters(Filter::builder().name("group-id").set_values(Some(group_ids)).build())
-            .send()
-            .await
-            .unwrap();
-        for r in rules.security_group_rules() {
-            // AWS's default egress rule of each group carries no kprov tags; it is not ours.
-            if tag(r.tags(), "kprov:stack").is_some() {
-                add("ec2_security_group_rule", r.security_group_rule_id(), r.tags());
-            }
-        }
-    }
-    for v in inv.by_kind.values_mut() {
-        v.sort();
-    }
-    inv.per_subnet = per_subnet;
-    inv.routes = routes;
-    inv
-}
+/// Every kind the soak's plans declare (set once the plans are loaded).
+static KINDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// The figures of a crash run, printed at the end (and with a failing check).
 #[derive(Debug, Default)]
@@ -263,47 +192,8 @@ impl Tally {
 /// resources; then check that the state loads, holds no pending intent and names exactly the
 /// live resources. Panics with the differences and the tally so far unless all match.
 async fn check(region: &str, dir: &Path, want: &BTreeMap<String, Vec<String>>, context: &str, tally: &mut Tally) {
-    let inv = owned(region).await;
-    let found = inv.addresses();
-    let (mut dup, mut orphan, mut missing) = (0, 0, 0);
-    let mut details = Vec::new();
-    let empty = Vec::new();
-    for kind in found.keys().chain(want.keys()).filter(|k| taggable_kind(k)).collect::<BTreeSet<_>>() {
-        let (have, expected) = (found.get(kind).unwrap_or(&empty), want.get(kind).unwrap_or(&empty));
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for a in have {
-            *counts.entry(a.as_str()).or_default() += 1;
-        }
-        for (a, n) in &counts {
-            if !expected.iter().any(|e| e == a) {
-                orphan += n;
-                details.push(format!("orphan {a} ×{n}"));
-            } else if *n > 1 {
-                dup += n - 1;
-                details.push(format!("duplicate {a} ×{n}"));
-            }
-        }
-        for e in expected.iter().filter(|e| !counts.contains_key(e.as_str())) {
-            missing += 1;
-            details.push(format!("missing {e}"));
-        }
-    }
-    // Untaggable kinds: one association per planned subnet, the planned number of routes.
-    for (subnet, n) in inv.per_subnet.iter().filter(|(_, n)| **n > 1) {
-        dup += n - 1;
-        details.push(format!("duplicate association of {subnet} ×{n}"));
-    }
-    let planned_count = |kind: &str| want.get(kind).map(Vec::len).unwrap_or(0);
-    for (what, have, expected) in [
-        ("associated subnets", inv.per_subnet.len(), planned_count("ec2_route_table_association")),
-        ("routes", inv.routes, planned_count("ec2_route")),
-    ] {
-        if have != expected {
-            details.push(format!("{what}: {have} found, {expected} planned"));
-        }
-        orphan += have.saturating_sub(expected);
-        missing += expected.saturating_sub(have);
-    }
+    let inv = owned(region, want).await;
+    let (details, (dup, orphan, missing)) = inventory::compare(&inv, want);
     tally.resources_checked += want.values().map(Vec::len).sum::<usize>();
     tally.duplicates += dup;
     tally.orphans += orphan;
@@ -320,34 +210,26 @@ async fn check(region: &str, dir: &Path, want: &BTreeMap<String, Vec<String>>, c
     let recorded: BTreeSet<&str> = state.resources.keys().map(String::as_str).collect();
     let wanted: BTreeSet<&str> = want.values().flatten().map(String::as_str).collect();
     assert_eq!(recorded, wanted, "{context}: addresses recorded in state");
-    let live = inv.ids();
+    let live: BTreeSet<&str> = inv.ids.values().flatten().map(String::as_str).collect();
     let dead: Vec<String> = state
         .resources
         .iter()
-        .filter(|(_, r)| taggable_kind(&r.kind) && !r.id.as_deref().is_some_and(|id| live.contains(id)))
+        .filter(|(_, r)| !inventory::untagged(&r.kind) && r.kind != "route53_zone")
+        .filter(|(_, r)| !r.id.as_deref().is_some_and(|id| live.contains(id)))
         .map(|(a, r)| format!("{a} = {:?}", r.id))
         .collect();
     assert!(dead.is_empty(), "{context}: state ids that are not live owned resources: {dead:?}");
 }
 
-fn taggable_kind(kind: &str) -> bool {
-    !matches!(kind, "ec2_route" | "ec2_route_table_association")
-}
-
-/// AWS holds exactly the planned resources: each taggable one once by address, each planned
-/// association once per subnet.
+/// AWS holds exactly the planned resources (by ownership tag and natural key).
 async fn assert_exactly_planned(region: &str, planned: &BTreeMap<String, Vec<String>>, context: &str) {
-    let inv = owned(region).await;
-    let taggable: BTreeMap<String, Vec<String>> =
-        planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    assert_eq!(inv.addresses(), taggable, "{context}: owned resources (by ownership tag) differ from the plan");
-    let associations = planned.get("ec2_route_table_association").map(Vec::len).unwrap_or(0);
-    assert_eq!(inv.per_subnet.len(), associations, "{context}: subnets with an association");
-    assert!(inv.per_subnet.values().all(|n| *n == 1), "{context}: a subnet has several associations: {inv:?}");
+    let inv = owned(region, planned).await;
+    let (details, _) = inventory::compare(&inv, planned);
+    assert!(details.is_empty(), "{context}: AWS differs from the plan: {details:?}");
 }
 
 async fn assert_nothing_owned(region: &str, context: &str) {
-    let inv = owned(region).await;
+    let inv = owned(region, &BTreeMap::new()).await;
     assert!(inv.is_empty(), "{context}: left behind: {inv:?}");
 }
 
@@ -504,9 +386,9 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
             .expect("valid");
     let recorded = state["resources"].as_object().expect("resources").len();
     assert!(recorded >= 5 && recorded < total, "{recorded} of {total} recorded");
-    let found = owned(INTERRUPT_REGION).await.addresses();
+    let found = owned(INTERRUPT_REGION, &planned).await.found;
     let created: usize = found.values().map(Vec::len).sum();
-    let taggable: usize = planned.iter().filter(|(k, _)| taggable_kind(k)).map(|(_, v)| v.len()).sum();
+    let taggable: usize = planned.iter().filter(|(k, _)| !inventory::untagged(k)).map(|(_, v)| v.len()).sum();
     assert!(created < taggable, "the interrupt stopped the apply ({created} of {taggable} exist)");
 
     // Without waiting for the lock: the interrupted run released it.
