@@ -153,6 +153,7 @@ mod tests {
             state_serial: 0,
             changes,
             moved: Vec::new(),
+            unmade: vec![],
         }
     }
 

@@ -321,6 +321,14 @@ async fn applied(shared: &Shared, op: &Op, c: &Change, obs: Observed) -> Result<
     Ok(Some(id))
 }
 
+/// The create an adopted resource's interrupted run was making: the plan's attributes and
+/// the intent's client token, for [`ResourceKind::resume_create`](crate::resource::ResourceKind).
+fn adopted_spec(shared: &Shared, c: &Change, key: &str) -> Result<Spec, ResourceError> {
+    let attrs = resolve(shared, c)?;
+    let client_token = shared.tokens.get(key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    Ok(Spec { address: c.address.clone(), attrs, client_token })
+}
+
 /// One operation. The parallelism slot is held only around the kind's call: waiting for a
 /// state write is not an API operation, and not holding a slot meanwhile lets the state writer
 /// put the intents of every ready operation (and the results of every finished one) into one
@@ -343,8 +351,9 @@ async fn run_op_inner(
         OpKind::Create if c.adopted && c.action == Action::NoOp => {
             // Found after an interrupted create: finish it (e.g. wait until it is usable).
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("adoption without a resource"))?;
+            let spec = adopted_spec(shared, c, &key)?;
             let cx = start(shared, op, started).await?;
-            let obs = cx.scope(kind.resume_create(&cx, prior)).await;
+            let obs = cx.scope(kind.resume_create(&cx, &spec, prior)).await;
             drop(cx);
             let obs = obs?;
             applied(shared, op, c, obs).await
@@ -424,7 +433,12 @@ async fn run_op_inner(
             let obs = cx
                 .scope(async {
                     // An adopted create is finished before it is changed.
-                    let resumed = if c.adopted { Some(kind.resume_create(&cx, prior).await?) } else { None };
+                    let resumed = if c.adopted {
+                        let created = adopted_spec(shared, c, &key)?;
+                        Some(kind.resume_create(&cx, &created, prior).await?)
+                    } else {
+                        None
+                    };
                     recover::update(kind, &cx, resumed.as_ref().unwrap_or(prior), &spec).await
                 })
                 .await;

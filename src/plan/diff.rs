@@ -282,6 +282,7 @@ pub fn diff(input: DiffInput<'_>) -> Plan {
         state_serial: input.state.map(|s| s.serial).unwrap_or(0),
         changes,
         moved: Vec::new(),
+        unmade: input.refreshed.unmade.iter().cloned().collect(),
     }
 }
 
@@ -358,6 +359,7 @@ pub fn destroy_plan(stack: &Stack, state: Option<&State>, refreshed: &Refreshed)
         state_serial: state.map(|s| s.serial).unwrap_or(0),
         changes,
         moved: Vec::new(),
+        unmade: refreshed.unmade.iter().cloned().collect(),
     }
 }
 

@@ -132,6 +132,11 @@ pub struct Plan {
     /// diff, and again by apply before it runs, so the state records the new addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<crate::state::moves::Move>,
+    /// Interrupted creates (pending intents) that refresh found were never made — not by
+    /// their tags, nor by their natural key or idempotency token: their records are dropped,
+    /// and the plan says so instead of forgetting them silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmade: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

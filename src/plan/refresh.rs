@@ -1,7 +1,11 @@
 //! Refresh: read what exists for every resource in state, one batched `read_many` per kind
 //! (the kinds run concurrently), and resolve interrupted creates (`pending_create`) by looking
 //! for resources carrying their ownership tags — or, for kinds that cannot be tagged, for an
-//! owned resource with the attributes the intent recorded.
+//! owned resource with the attributes the intent recorded — and, failing both, by the kind's
+//! own natural-key or idempotency-token lookup (`ResourceKind::find_intent`: a zone by its
+//! `CallerReference`, a route by table and destination, …). A pending intent none of these
+//! finds was never made: it is reported in [`Refreshed::unmade`] so that no command drops it
+//! without saying so.
 //!
 //! Sensitive attributes come out sealed (see `resource::sensitive`): a value AWS returns is
 //! replaced by a marker (the recorded one when it still matches), and a value AWS never returns
@@ -12,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use crate::resource::{sensitive, Attrs, Cx, Observed, Registry, ResourceError};
+use crate::resource::{sensitive, Attrs, Cx, Observed, Registry, ResourceError, Spec};
 use crate::state::{State, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,8 @@ pub struct Refreshed {
     pub missing: BTreeSet<String>,
     /// Pending creates that turned out to exist and are adopted.
     pub adopted: BTreeSet<String>,
+    /// Pending creates that every lookup says were never made (also in `missing`).
+    pub unmade: BTreeSet<String>,
 }
 
 /// Read every resource in `state` from the cloud.
@@ -84,6 +90,22 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
                         })
                     })
                     .cloned();
+                // Not tagged (a kind AWS cannot tag, or a create killed before its tagging
+                // call): the kind looks for it by natural key or idempotency token.
+                let hit = match (hit, state.resources.get(&addr)) {
+                    (Some(h), _) => Some(h),
+                    (None, Some(r)) => {
+                        let intent = Spec {
+                            address: addr.parse().map_err(|e: crate::resource::address::AddressParseError| {
+                                err(ResourceError::invalid(format!("state address `{addr}`: {e}")))
+                            })?,
+                            attrs: r.attributes.clone(),
+                            client_token: r.client_token.clone().unwrap_or_default(),
+                        };
+                        k.find_intent(cx, &intent).await.map_err(err)?.filter(|o| !claimed.contains(&o.id))
+                    }
+                    (None, None) => None,
+                };
                 if let Some(h) = &hit {
                     claimed.insert(h.id.clone());
                 }
@@ -105,6 +127,9 @@ pub async fn refresh(registry: &Registry, cx: &Cx, state: &State) -> Result<Refr
                 refreshed.observed.insert(addr, o);
             }
             None => {
+                if was_pending {
+                    refreshed.unmade.insert(addr.clone());
+                }
                 refreshed.missing.insert(addr);
             }
         }

@@ -46,6 +46,16 @@ pub fn text(plan: &Plan) -> String {
     if !plan.moved.is_empty() {
         out.push('\n');
     }
+    // Interrupted creates that turned out never to have happened: their records go, said aloud.
+    for a in &plan.unmade {
+        out.push_str(&format!(
+            "  {a}: an interrupted create that was never made (no resource carries its tags or its natural key); \
+             its pending record is dropped\n"
+        ));
+    }
+    if !plan.unmade.is_empty() {
+        out.push('\n');
+    }
     let mut any = false;
     for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         any = true;

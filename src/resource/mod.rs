@@ -173,13 +173,28 @@ pub trait ResourceKind: Send + Sync + 'static {
         let _ = declared;
         Ok(())
     }
-    /// Finish a create that a crash interrupted, for a resource `found` by its ownership tags
-    /// and adopted: what `create` does after its create call — typically waiting until the
-    /// resource is usable (a NAT gateway still `pending`) — so that dependents do not start on
-    /// something not ready. Returns the resource as it is then. Default: nothing to finish.
-    async fn resume_create(&self, cx: &Cx, found: &Observed) -> Result<Observed, ResourceError> {
-        let _ = cx;
+    /// Finish a create that a crash interrupted, for a resource `found` after it and adopted
+    /// (`spec`: the create's attributes and client token): every step `create` takes after its
+    /// create call — waiting until the resource is usable (a NAT gateway still `pending`),
+    /// revoking a default rule, writing a validation record, tagging what AWS cannot tag at
+    /// creation — so that adoption leaves the resource exactly as a completed create would, and
+    /// dependents do not start on something not ready. Idempotent: each step may already be
+    /// done. Returns the resource as it is then. Default: nothing to finish.
+    async fn resume_create(&self, cx: &Cx, spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
+        let _ = (cx, spec);
         Ok(found.clone())
+    }
+
+    /// Find what an interrupted create made when its ownership tags cannot tell: for kinds
+    /// AWS cannot tag (a route, an alias, a DNS record, an access policy association) or cannot
+    /// tag at creation (a hosted zone, tagged by a second call the crash may have prevented).
+    /// `intent` holds the create's resolved attributes and its client token; the kind looks it
+    /// up by its natural key (table + destination, alias name, zone + name + type, …) or
+    /// idempotency token (a zone's `CallerReference`). `Ok(None)`: nothing was made. Kinds
+    /// that tag atomically at creation need not implement it: the tags are the answer.
+    async fn find_intent(&self, cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let _ = (cx, intent);
+        Ok(None)
     }
 
     /// Create the replacement of `old` while `old` still exists (a create-before-destroy

@@ -10,9 +10,10 @@
 //!    Without `zone_id` kprov does not wait: validation is somebody else's job.
 //!
 //! Read: DescribeCertificate + ListTagsForCertificate per ARN. Everything but tags forces a
-//! new certificate (ACM cannot change one). Delete: DeleteCertificate, retried while a
-//! listener being deleted still uses it (`ResourceInUseException`), then the validation
-//! records are removed so the zone can go. `zone_id` is not something ACM keeps, so it rides
+//! new certificate (ACM cannot change one). Delete: the validation records (unless another
+//! certificate uses the same ones), then DeleteCertificate, retried while a listener being
+//! deleted still uses it (`ResourceInUseException`). A certificate adopted after a crash
+//! before its records were written gets them (`resume_create`). `zone_id` is not something ACM keeps, so it rides
 //! on the certificate as a `kprov:zone_id` tag.
 
 use std::collections::BTreeMap;
@@ -124,6 +125,48 @@ impl Certificate {
             .map_err(|e| ResourceError::invalid(e.to_string()))
     }
 
+    /// Steps 2 and 3 of a create: when `zone_id` is set, write the validation CNAMEs into it
+    /// and wait until the certificate is ISSUED.
+    async fn finish_validation(&self, cx: &Cx, spec: &Spec, arn: &str) -> Result<(), ResourceError> {
+        let Some(zone) = spec.str("zone_id").map(bare_zone_id) else { return Ok(()) };
+        if self.describe(arn).await?.and_then(|c| c.status().cloned()) == Some(CertificateStatus::Issued) {
+            return Ok(());
+        }
+        let records = self.wait_records(cx, arn).await?;
+        let changes = records
+            .iter()
+            .map(|(name, value)| Dns::change_of(ChangeAction::Upsert, Self::record_set(name, value)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.dns.change(cx, zone, changes).await?;
+        self.wait_issued(cx, arn).await
+    }
+
+    /// Validation record names other certificates of the account still use: ACM gives every
+    /// certificate of a domain the same CNAME (ACM User Guide, "DNS validation": "the CNAME
+    /// record … is the same for all certificates that include the domain"), and managed
+    /// renewal needs it for as long as the certificate lives — so a record goes only with the
+    /// last certificate that uses it (a create-before-destroy replacement keeps it).
+    async fn records_used_elsewhere(&self, arn: &str) -> Result<std::collections::BTreeSet<String>, ResourceError> {
+        let summaries: Vec<_> = self
+            .client
+            .list_certificates()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_aws("ListCertificates")?;
+        let mut used = std::collections::BTreeSet::new();
+        for other in summaries.iter().filter_map(|s| s.certificate_arn()).filter(|a| *a != arn) {
+            if let Some(cert) = self.describe(other).await? {
+                for (name, _) in validation_records(cert.domain_validation_options()).unwrap_or_default() {
+                    used.insert(name);
+                }
+            }
+        }
+        Ok(used)
+    }
+
     async fn tag_pairs(&self, arn: &str) -> Result<Option<Vec<(String, String)>>, ResourceError> {
         super::tags::list(&self.client, arn).await
     }
@@ -211,16 +254,17 @@ impl ResourceKind for Certificate {
             .await
             .or_aws("RequestCertificate")?;
         let arn = shared::required(out.certificate_arn(), "RequestCertificate", "certificate ARN")?.to_string();
-        if let Some(zone) = spec.str("zone_id").map(bare_zone_id) {
-            let records = self.wait_records(cx, &arn).await?;
-            let changes = records
-                .iter()
-                .map(|(name, value)| Dns::change_of(ChangeAction::Upsert, Self::record_set(name, value)?))
-                .collect::<Result<Vec<_>, _>>()?;
-            self.dns.change(cx, zone, changes).await?;
-            self.wait_issued(cx, &arn).await?;
-        }
+        self.finish_validation(cx, spec, &arn).await?;
         shared::read_back(self, cx, &arn).await
+    }
+
+    /// A certificate adopted after a crash between RequestCertificate and its validation
+    /// records would stay PENDING_VALIDATION for good (and the HTTPS listener that needs it
+    /// fail): write the records and wait, as `create` does. UPSERT makes it harmless when the
+    /// records are there already.
+    async fn resume_create(&self, cx: &Cx, spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
+        self.finish_validation(cx, spec, &found.id).await?;
+        shared::read_back(self, cx, &found.id).await
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
@@ -230,7 +274,22 @@ impl ResourceKind for Certificate {
 
     async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         let Some(cert) = self.describe(&prior.id).await? else { return Ok(()) };
-        let records = validation_records(cert.domain_validation_options()).unwrap_or_default();
+        // The validation records first, then the certificate: a destroy killed in between
+        // finds the certificate again and finishes; the other way round, the certificate would
+        // be gone, forgotten by the next destroy, and its records left in the zone for good.
+        if let Some(zone) = prior.attrs.get("zone_id").and_then(Value::as_str).map(bare_zone_id) {
+            let records = validation_records(cert.domain_validation_options()).unwrap_or_default();
+            let used =
+                if records.is_empty() { Default::default() } else { self.records_used_elsewhere(&prior.id).await? };
+            let mut changes = Vec::new();
+            for (name, _) in records.iter().filter(|(n, _)| !used.contains(n)) {
+                // Delete what is there now (a DELETE must match it exactly).
+                if let Some(current) = self.dns.find(zone, name, "CNAME").await? {
+                    changes.push(Dns::change_of(ChangeAction::Delete, current)?);
+                }
+            }
+            self.dns.change(cx, zone, changes).await?;
+        }
         let what = format!("certificate {} to be released by its load balancers", prior.id);
         shared::retry_on_codes(cx, &what, &["ResourceInUseException"], || async {
             not_found_as_none(
@@ -238,15 +297,7 @@ impl ResourceKind for Certificate {
             )
         })
         .await?;
-        let Some(zone) = prior.attrs.get("zone_id").and_then(Value::as_str).map(bare_zone_id) else { return Ok(()) };
-        let mut changes = Vec::new();
-        for (name, _) in &records {
-            // Delete what is there now (a DELETE must match it exactly).
-            if let Some(current) = self.dns.find(zone, name, "CNAME").await? {
-                changes.push(Dns::change_of(ChangeAction::Delete, current)?);
-            }
-        }
-        self.dns.change(cx, zone, changes).await
+        Ok(())
     }
 
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {

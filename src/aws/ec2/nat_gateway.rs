@@ -186,7 +186,7 @@ impl ResourceKind for NatGateway {
     /// A gateway adopted after a crash may still be `pending` (the crash interrupted the wait
     /// in `create`): wait for it the same way, so its routes are not made towards a gateway
     /// that is not up yet, and a `failed` one is reported instead of being routed to.
-    async fn resume_create(&self, cx: &Cx, found: &Observed) -> Result<Observed, ResourceError> {
+    async fn resume_create(&self, cx: &Cx, _spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
         self.wait_available(cx, &found.id).await?;
         common::read_back(self, cx, &found.id).await
     }

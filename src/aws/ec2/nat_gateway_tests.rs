@@ -40,6 +40,15 @@ fn gateway(state: NatGatewayState) -> DescribeNatGatewaysOutput {
     DescribeNatGatewaysOutput::builder().nat_gateways(nat).build()
 }
 
+/// The interrupted create.
+fn intent() -> crate::resource::Spec {
+    crate::resource::Spec {
+        address: "ec2_nat_gateway.main".parse().expect("address"),
+        attrs: Attrs::new(),
+        client_token: "token".into(),
+    }
+}
+
 /// What refresh found: the gateway, still pending.
 fn found() -> Observed {
     Observed { id: ID.into(), attrs: Attrs::new(), owner_address: Some("ec2_nat_gateway.main".into()) }
@@ -70,7 +79,7 @@ async fn an_adopted_pending_gateway_is_waited_for_without_holding_a_slot() {
         .build();
     let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let start = tokio::time::Instant::now();
-    let o = kind.resume_create(&cx, &found()).await.expect("resumed");
+    let o = kind.resume_create(&cx, &intent(), &found()).await.expect("resumed");
     // Four `pending` answers, polled every 10 s; the result is the gateway once available.
     assert_eq!(start.elapsed(), Duration::from_secs(4 * 10));
     assert_eq!(o.id, ID);
@@ -89,7 +98,7 @@ async fn an_adopted_gateway_that_fails_is_an_error_with_the_failure_code() {
         .build();
     let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let cx = Cx::new(Owner { stack: "s".into(), env: "e".into() });
-    let err = kind.resume_create(&cx, &found()).await.expect_err("failed gateway");
+    let err = kind.resume_create(&cx, &intent(), &found()).await.expect_err("failed gateway");
     match err {
         ResourceError::Aws { code, message, .. } => {
             assert_eq!(code, "InsufficientFreeAddressesInSubnet");
@@ -105,7 +114,7 @@ async fn an_adopted_gateway_already_available_costs_no_wait() {
     let kind = NatGateway::new(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]));
     let cx = Cx::new(Owner { stack: "s".into(), env: "e".into() });
     let start = tokio::time::Instant::now();
-    kind.resume_create(&cx, &found()).await.expect("resumed");
+    kind.resume_create(&cx, &intent(), &found()).await.expect("resumed");
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(describe.num_calls(), 2, "one look at its state, one read back");
 }

@@ -2,7 +2,7 @@
 //!
 //! Routes have no id and cannot be tagged, so the id is derived from the natural key:
 //! `"{route_table_id}_{destination_cidr_block}"`. That makes adoption work without tags: a
-//! create interrupted after AWS accepted it finds the route under the same id, and
+//! create interrupted after AWS accepted it is found under the same id (`find_intent`), and
 //! `find_owned` returns nothing.
 //! Create: CreateRoute; `RouteAlreadyExists` with the same target is success (idempotent
 //! re-run), with another target it is an error (the route is not ours to take over).
@@ -180,6 +180,19 @@ impl ResourceKind for Route {
     /// Routes cannot be tagged; adoption works through the deterministic id instead.
     async fn find_owned(&self, _cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         Ok(Vec::new())
+    }
+
+    /// A create whose answer was lost is found by its natural key, table + destination (a
+    /// table holds one route per destination: CreateRoute answers `RouteAlreadyExists`
+    /// otherwise). The table is this stack's (the intent names it), so whatever route holds
+    /// the destination is adopted, whatever its target: one left pointing at a deleted NAT
+    /// gateway (a blackhole) would otherwise block every later create of it; adopted, it is
+    /// re-pointed (ReplaceRoute) or deleted with the rest.
+    async fn find_intent(&self, cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let (Some(table), Some(cidr)) = (intent.str("route_table_id"), intent.str("destination_cidr_block")) else {
+            return Ok(None);
+        };
+        self.read_one(cx, &route_id(table, cidr)).await
     }
 }
 

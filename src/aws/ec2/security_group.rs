@@ -5,7 +5,8 @@
 //! adds to every new group — as Terraform does — so the only rules are the declared ones.
 //! CreateSecurityGroup has no client token; a re-run that hits `InvalidGroup.Duplicate` looks
 //! the group up by name and VPC and adopts it only if its `kprov:address` tag says it is this
-//! very resource. Read: one DescribeSecurityGroups for all ids (`group-id` filter).
+//! very resource; a group adopted after a crash gets the revoke too (`resume_create`).
+//! Read: one DescribeSecurityGroups for all ids (`group-id` filter).
 //! Delete: DeleteSecurityGroup, retried while network interfaces still use the group.
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType};
@@ -154,6 +155,16 @@ impl ResourceKind for SecurityGroup {
         let what = format!("security group {id} to become visible");
         common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || self.revoke_default_egress(&id)).await?;
         common::read_back(self, cx, &id).await
+    }
+
+    /// A group adopted after a crash between CreateSecurityGroup and the revoke still has
+    /// AWS's allow-all egress rule, which no plan declares and `plan` cannot see (the rules
+    /// are resources of their own): revoke it, as `create` does. Its own rules are created
+    /// after this (they depend on the group), so no declared rule is touched.
+    async fn resume_create(&self, cx: &Cx, _spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
+        let what = format!("security group {} to become visible", found.id);
+        common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || self.revoke_default_egress(&found.id)).await?;
+        common::read_back(self, cx, &found.id).await
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {

@@ -7,7 +7,8 @@
 //! ListAssociatedAccessPolicies per (cluster, principal), concurrently, for all the ids of that
 //! principal. Delete: DisassociateAccessPolicy (already gone is success).
 //! Associations carry no tags; since a create is an idempotent upsert, `find_owned` has nothing
-//! to adopt and finds nothing.
+//! to adopt and finds nothing. An interrupted create is resolved by its id (`find_intent`), so
+//! a destroy never forgets an association AWS made.
 
 use std::collections::BTreeMap;
 
@@ -208,6 +209,20 @@ impl ResourceKind for AccessPolicyAssociation {
 
     async fn find_owned(&self, _cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         Ok(Vec::new())
+    }
+
+    /// A create whose answer was lost is found by its natural key, cluster + principal +
+    /// policy (the id; one association per policy and access entry). The access entry it
+    /// belongs to is this stack's, so the association is adopted whatever its scope, and
+    /// `update` re-sets the scope if the interrupted call did not.
+    async fn find_intent(&self, _cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let (Some(cluster), Some(principal), Some(policy)) =
+            (intent.str("cluster_name"), intent.str("principal_arn"), intent.str("policy_arn"))
+        else {
+            return Ok(None);
+        };
+        let id = join(cluster, principal, policy);
+        Ok(self.read_principal(cluster.to_string(), principal.to_string()).await?.into_iter().find(|o| o.id == id))
     }
 }
 

@@ -5,7 +5,8 @@
 //! at the key asked for, it is taken as is (a re-run after an interrupted create); pointing
 //! elsewhere, the conflict is reported. Update: UpdateAlias re-points it in place.
 //! `find_owned` finds nothing: without tags an alias cannot say whose it is (creates are
-//! made safe by the name check above instead).
+//! made safe by the name check above instead); an interrupted create is resolved by name and
+//! target key (`find_intent`).
 
 use serde_json::json;
 
@@ -141,5 +142,18 @@ impl ResourceKind for Alias {
 
     async fn find_owned(&self, _cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         Ok(Vec::new())
+    }
+
+    /// An alias killed after CreateAlias is found by its name — unique in an account and
+    /// region (KMS API Reference, CreateAlias) — and is this create's result when it points at
+    /// the key the intent names. Forgotten, it would outlive its key's 30-day pending deletion
+    /// and make every later create of the name fail with `AlreadyExistsException`.
+    async fn find_intent(&self, _cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let (Some(name), Ok(key)) = (intent.str("name"), target(intent)) else { return Ok(None) };
+        Ok(self
+            .all()
+            .await?
+            .into_iter()
+            .find(|o| o.id == name && o.attrs.get("target_key_id").and_then(Value::as_str) == Some(key.as_str())))
     }
 }

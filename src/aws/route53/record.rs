@@ -2,7 +2,8 @@
 //! or an alias (e.g. to a load balancer: `alias = { name = "${…dns_name}", zone_id =
 //! "${…zone_id}" }`).
 //!
-//! The id is `<zone id>_<name>_<type>`. Records cannot carry tags, so `find_owned` finds none;
+//! The id is `<zone id>_<name>_<type>`. Records cannot carry tags, so `find_owned` finds none
+//! (an interrupted create is resolved by that natural key, `find_intent`);
 //! creates are made safe instead by looking first: an existing record with exactly the
 //! desired values is taken as is (a re-run), one with other values is reported, never
 //! overwritten — and the emulator, which adds a second record on a duplicate CREATE, is never
@@ -245,6 +246,15 @@ impl ResourceKind for Record {
 
     async fn find_owned(&self, _cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
         Ok(Vec::new())
+    }
+
+    /// A create whose answer was lost is found by its natural key, zone + name + type (a zone
+    /// holds one record set per name and type), and taken only when it holds exactly what the
+    /// intent asked for — the same rule as `create`'s look-first: a record with other values
+    /// is not this create's result and is never adopted (nor deleted by a destroy).
+    async fn find_intent(&self, _cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let Ok(id) = Self::id_of(intent) else { return Ok(None) };
+        Ok(self.read_one(&id).await?.filter(|o| self.matches(o, intent)))
     }
 }
 

@@ -248,6 +248,33 @@ impl ResourceKind for Zone {
         self.update(cx, &created, spec).await
     }
 
+    /// A zone adopted after a crash between CreateHostedZone and its tagging call has no
+    /// ownership tags: write them (ChangeTagsForResource adds or overwrites, so repeating it on
+    /// a tagged zone changes nothing).
+    async fn resume_create(&self, cx: &Cx, spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
+        self.tag(&found.id, tags::creation_tags(cx, spec, SETTINGS)?).await?;
+        shared::read_back(self, cx, &found.id).await
+    }
+
+    /// Route 53 cannot tag at creation, so a create killed before its tagging call leaves a
+    /// zone only its `CallerReference` identifies — the intent's client token, which
+    /// ListHostedZonesByName returns with each zone (Route 53 API Reference, CreateHostedZone:
+    /// "CallerReference … a unique string that identifies the request").
+    async fn find_intent(&self, cx: &Cx, intent: &Spec) -> Result<Option<Observed>, ResourceError> {
+        let (Some(name), false) = (intent.str("name"), intent.client_token.is_empty()) else { return Ok(None) };
+        let name = canonical_name(name);
+        let zones = self.client().list_hosted_zones_by_name().dns_name(&name).send().await;
+        let zones = zones.or_aws("ListHostedZonesByName")?;
+        let ours = zones
+            .hosted_zones()
+            .iter()
+            .find(|z| z.caller_reference() == intent.client_token && canonical_name(z.name()) == name);
+        match ours {
+            Some(z) => Ok(self.read_many(cx, &[bare_zone_id(z.id()).to_string()]).await?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
         let comment = spec.str("comment").unwrap_or(DEFAULT_COMMENT);
         if prior.attrs.get("comment").and_then(Value::as_str) != Some(comment) {
