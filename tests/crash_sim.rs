@@ -172,3 +172,35 @@ async fn killed_at_any_step_of_a_destroy_the_next_destroy_leaves_nothing() {
         assert!(disk.load().unwrap().unwrap().resources.is_empty());
     }
 }
+
+/// A create whose call went through but whose follow-up call AWS refused (a subnet made, its
+/// ModifySubnetAttribute refused): the run fails, naming what was made, and the intent stays
+/// in state — so the next apply finds the resource and finishes it instead of making a second
+/// one, and a destroy deletes it. Without that, the definite refusal would read as "nothing
+/// was made" and the resource would be orphaned.
+#[tokio::test(start_paused = true)]
+async fn a_create_refused_after_its_create_call_is_never_forgotten() {
+    for destroy_next in [false, true] {
+        let cloud = SimCloud::new();
+        let reg = kinds(&cloud);
+        let (_d, disk) = backend();
+        cloud.fail_after_create("sim_sub.a1");
+        let (report, _) = engine_common::run(&network(), &reg, disk.clone(), 3, false).await;
+        assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+        let message = &report.failed[0].2;
+        assert!(message.contains("after Create:sim_sub succeeded"), "{message}");
+        assert!(message.contains("sim-req-2"), "request id kept: {message}");
+        let state = disk.load().unwrap().unwrap();
+        assert_eq!(state.resources["sim_sub.a1"].status, Status::PendingCreate, "the intent stays");
+        let made = cloud.owner_addresses().into_iter().filter(|a| a.as_deref() == Some("sim_sub.a1")).count();
+        assert_eq!(made, 1, "AWS holds the half-made subnet");
+
+        if destroy_next {
+            finish(&network(), &reg, &disk, true).await;
+            assert!(cloud.resources().is_empty(), "destroy deletes the half-made resource: {:?}", cloud.resources());
+        } else {
+            finish(&network(), &reg, &disk, false).await;
+            assert_exactly(&network(), &reg, &cloud, &disk, "after the follow-up failure, applied again").await;
+        }
+    }
+}

@@ -156,6 +156,13 @@ impl HttpConnector for LimitedConnector {
                     limiter.note_transient(&call.service);
                 }
                 if !transient || !repeatable || template.is_none() || attempt >= MAX_ATTEMPTS {
+                    // A call that makes something went through: the engine must not take a
+                    // later failure of the same create for "nothing was made".
+                    if let (Ok((resp, _)), false) = (&answer, repeatable) {
+                        if resp.status().is_success() {
+                            crate::resource::cx::note_made(&call.action);
+                        }
+                    }
                     return answer.map(|(resp, _)| resp);
                 }
                 limiter.pause_before_retry(&call, attempt, "a server error or a lost answer").await;

@@ -321,6 +321,25 @@ async fn applied(shared: &Shared, op: &Op, c: &Change, obs: Observed) -> Result<
     Ok(Some(id))
 }
 
+/// Why a create failed, as far as what exists is concerned. "Nothing was made" needs both a
+/// definite refusal and no call of the operation that made something (the connector reports
+/// those, `resource::cx::note_made`); anything else leaves the intent in state.
+enum CreateFailure {
+    NothingMade(ResourceError),
+    MaybeMade(ResourceError),
+}
+
+impl CreateFailure {
+    fn of(e: ResourceError, made: Vec<String>) -> Self {
+        let definite = matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
+        match (definite, made.is_empty()) {
+            (true, true) => CreateFailure::NothingMade(e),
+            (true, false) => CreateFailure::MaybeMade(ResourceError::Incomplete { made, source: Box::new(e) }),
+            (false, _) => CreateFailure::MaybeMade(e),
+        }
+    }
+}
+
 /// The create an adopted resource's interrupted run was making: the plan's attributes and
 /// the intent's client token, for [`ResourceKind::resume_create`](crate::resource::ResourceKind).
 fn adopted_spec(shared: &Shared, c: &Change, key: &str) -> Result<Spec, ResourceError> {
@@ -408,20 +427,21 @@ async fn run_op_inner(
             };
             let spec = Spec { address: op.address.clone(), attrs, client_token: token };
             let result = cx.scope(recover::create(kind, &cx, &spec, replaces)).await;
+            let made = cx.made();
             drop(cx);
             match result {
                 Ok(obs) => applied(shared, op, c, obs).await,
-                Err(e) => {
-                    // A definite refusal created nothing: drop the intent. Anything else (a
-                    // timeout, a lost connection, an interrupted wait) may have created the
-                    // resource, so the intent stays for the next run to resolve.
-                    let definite =
-                        matches!(&e, ResourceError::Aws { retryable: false, .. } | ResourceError::Invalid { .. });
-                    if definite {
+                Err(e) => match CreateFailure::of(e, made) {
+                    // A definite refusal before any call made anything: drop the intent.
+                    CreateFailure::NothingMade(e) => {
                         nothing_made();
+                        Err(e)
                     }
-                    Err(e)
-                }
+                    // Something exists (a CreateSubnet went through, its ModifySubnetAttribute
+                    // was refused), or may (a timeout, a lost answer, an interrupted wait): the
+                    // intent stays for the next run to resolve, finish and record.
+                    CreateFailure::MaybeMade(e) => Err(e),
+                },
             }
         }
         OpKind::Update => {

@@ -43,6 +43,8 @@ struct Slot {
     slots: Arc<Semaphore>,
     permit: Mutex<Option<OwnedSemaphorePermit>>,
     on_phase: PhaseHook,
+    /// Calls of this operation that made something ([`note_made`]).
+    made: Mutex<Vec<String>>,
 }
 
 impl Slot {
@@ -90,6 +92,19 @@ pub async fn without_slot<T>(what: &str, fut: impl Future<Output = T>) -> T {
     out
 }
 
+/// Record that `call`, one that makes something (a `Create*`, an `Allocate*`, a REST `POST`:
+/// sent again, it would make a second one), succeeded in the current engine operation. The
+/// connector (`aws::limits`) calls it for every such answer, so the engine knows — without any
+/// kind having to say so — whether a failed create left something behind ([`Cx::made`]).
+/// Outside an engine operation it does nothing.
+pub fn note_made(call: &str) {
+    let _ = CURRENT_SLOT.try_with(|s| {
+        if let Ok(mut g) = s.made.lock() {
+            g.push(call.to_string());
+        }
+    });
+}
+
 pub struct Cx {
     pub owner: Owner,
     /// Stops waits at the next poll (first Ctrl-C).
@@ -111,7 +126,7 @@ impl Cx {
         permit: OwnedSemaphorePermit,
         on_phase: PhaseHook,
     ) -> Self {
-        let slot = Slot { slots, permit: Mutex::new(Some(permit)), on_phase };
+        let slot = Slot { slots, permit: Mutex::new(Some(permit)), on_phase, made: Mutex::new(Vec::new()) };
         Cx { owner, cancel, slot: Some(Arc::new(slot)) }
     }
 
@@ -121,6 +136,12 @@ impl Cx {
             Some(s) => CURRENT_SLOT.scope(s.clone(), fut).await,
             None => fut.await,
         }
+    }
+
+    /// The calls of this operation so far that made something ([`note_made`]): empty means
+    /// AWS made nothing, whatever the kind did.
+    pub fn made(&self) -> Vec<String> {
+        self.slot.as_ref().and_then(|s| s.made.lock().ok().map(|g| g.clone())).unwrap_or_default()
     }
 
     /// The ownership tags for a resource at `address`, to set at creation time.

@@ -31,6 +31,16 @@ pub enum ResourceError {
     /// Stopped by the user (Ctrl-C) at a safe point.
     #[error("cancelled")]
     Cancelled,
+    /// A create that failed after AWS had already made something: `made` names the calls
+    /// that succeeded (`CreateSubnet`, …). The resource exists, half-made, so the engine keeps
+    /// its pending intent: the next run finds it and finishes the create, a destroy deletes it.
+    /// Only the engine builds this (from what the connector saw, `resource::cx`), never a kind.
+    #[error(
+        "{source} (after {} succeeded: the resource exists and is kept in state as an interrupted create; \
+         `kprov apply` finishes it, `kprov destroy` deletes it)",
+        made.join(", ")
+    )]
+    Incomplete { made: Vec<String>, source: Box<ResourceError> },
 }
 
 impl ResourceError {
@@ -38,12 +48,14 @@ impl ResourceError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ResourceError::Aws { code, .. } => Some(code),
+            ResourceError::Incomplete { source, .. } => source.code(),
             _ => None,
         }
     }
     pub fn request_id(&self) -> Option<&str> {
         match self {
             ResourceError::Aws { request_id, .. } => request_id.as_deref(),
+            ResourceError::Incomplete { source, .. } => source.request_id(),
             _ => None,
         }
     }

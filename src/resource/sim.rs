@@ -84,6 +84,9 @@ struct Inner {
     calls: Vec<CallRecord>,
     /// Addresses whose create fails.
     fail_create: HashSet<String>,
+    /// Addresses whose create makes the resource, then fails definitively at its next step
+    /// (a ModifySubnetAttribute refused after CreateSubnet went through).
+    fail_after_create: HashSet<String>,
     /// Answer the next this-many calls with a throttling error.
     throttle_next: usize,
     server_buckets: HashMap<(String, String), ServerBucket>,
@@ -161,6 +164,11 @@ impl SimCloud {
     /// Make creating `address` fail with an AWS-like error.
     pub fn fail_create(&self, address: &str) {
         self.lock().fail_create.insert(address.to_string());
+    }
+    /// Make the create of `address` succeed at AWS, then fail definitively at its follow-up
+    /// call (as ModifySubnetAttribute or EnableKeyRotation can after the create call).
+    pub fn fail_after_create(&self, address: &str) {
+        self.lock().fail_after_create.insert(address.to_string());
     }
     pub fn log(&self) -> Vec<OpRecord> {
         self.lock().log.clone()
@@ -436,6 +444,17 @@ impl ResourceKind for SimKind {
             inner.resources.insert(id.clone(), (self.name, attrs, Some(spec.address.to_string())));
             id
         };
+        // What the connector reports for a real create call that went through.
+        super::cx::note_made(&self.action("Create"));
+        if self.cloud.lock().fail_after_create.remove(&spec.address.to_string()) {
+            return Err(ResourceError::Aws {
+                operation: "SimModify".into(),
+                code: "InvalidParameterValue".into(),
+                message: format!("simulated follow-up failure for {} ({id})", spec.address),
+                request_id: Some("sim-req-2".into()),
+                retryable: false,
+            });
+        }
         self.cloud.step()?;
         cx.wait_for("available", async {
             tokio::time::sleep(self.create_time).await;
