@@ -57,7 +57,12 @@ async fn a_lost_state_is_refused_by_apply_and_rebuilt_by_state_recover() {
     let planned = planned(root);
     let total: usize = planned.values().map(Vec::len).sum();
     let kinds: Vec<String> = planned.keys().cloned().collect();
-    let inventory = || inventory::owned(REGION, "platform", ENV, &kinds, Some(ZONE));
+    // Ids are listed in AWS's order, which varies: compared sorted.
+    let inventory = || async {
+        let mut inv = inventory::owned(REGION, "platform", ENV, &kinds, Some(ZONE)).await;
+        inv.ids.values_mut().for_each(|v| v.sort());
+        inv
+    };
 
     let out = kprov(root, &["apply", "--auto-approve", "--progress", "plain"]);
     assert!(out.status.success(), "first apply failed:\n{}", text(&out.stderr));
