@@ -34,12 +34,7 @@ fn planned(dir: &Path) -> BTreeMap<String, Vec<String>> {
 }
 
 fn kprov(dir: &Path, args: &[&str]) -> std::process::Output {
-    support::kprov(dir)
-        .args(args)
-        .args(["--env", ENV])
-        .timeout(Duration::from_secs(300))
-        .output()
-        .expect("run kprov")
+    support::kprov(dir).args(args).args(["--env", ENV]).timeout(Duration::from_secs(300)).output().expect("run kprov")
 }
 
 fn text(b: &[u8]) -> String {
@@ -105,13 +100,7 @@ async fn a_lost_state_is_refused_by_apply_and_rebuilt_by_state_recover() {
 
     // The recovered state is the platform: nothing to change.
     let out = kprov(root, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "plan after recover:\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "plan after recover:\n{}\n{}", text(&out.stdout), text(&out.stderr));
 
     // A state with resources is not overwritten without --force.
     let before = std::fs::read(&state_file).expect("state");

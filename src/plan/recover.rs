@@ -74,10 +74,8 @@ pub struct Recovery {
 /// kind, all at once: list calls, cheap.
 pub async fn owned_everywhere(registry: &Registry, cx: &Cx) -> Result<Vec<(String, Observed)>, RefreshError> {
     let lists = try_join_all(registry.names().filter_map(|name| registry.get(name)).map(|k| async move {
-        let found = k
-            .find_owned(cx)
-            .await
-            .map_err(|source| RefreshError::Read { kind: k.kind().to_string(), source })?;
+        let found =
+            k.find_owned(cx).await.map_err(|source| RefreshError::Read { kind: k.kind().to_string(), source })?;
         Ok::<_, RefreshError>(found.into_iter().map(|o| (k.kind().to_string(), o)).collect::<Vec<_>>())
     }))
     .await?;
