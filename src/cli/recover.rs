@@ -8,7 +8,7 @@
 //!   the records: a fresh lineage when there is no state, else the stored lineage at the next
 //!   serial (the backends accept only a successor of what they hold).
 //! - [`refuse_lost_state`]: `apply` (and `apply PLANFILE`) with no state, or an empty one, asks
-//!   every kind for what carries this stack's ownership tags and refuses, before anything is
+//!   every kind the plans declare for what carries this stack's ownership tags and refuses, before anything is
 //!   changed, when something does: applying would create a second copy of each. `plan` only
 //!   warns ([`warn_lost_state`]).
 
@@ -28,7 +28,8 @@ async fn owned_without_state(ctx: &Context, state: Option<&State>) -> Result<Vec
     if state.is_some_and(|s| !s.resources.is_empty()) {
         return Ok(Vec::new());
     }
-    let owned = recover::owned_everywhere(&ctx.registry, &ctx.cx()).await.map_err(crate::plan::PlanError::from)?;
+    let owned =
+        recover::owned_everywhere(&ctx.stack, &ctx.registry, &ctx.cx()).await.map_err(crate::plan::PlanError::from)?;
     let mut described: Vec<String> = owned
         .into_iter()
         .map(|(kind, o)| match o.owner_address {

@@ -16,8 +16,8 @@
 //!
 //! Beside the records, a [`Recovery`] lists the declared resources nothing was found for (and,
 //! when a dependency was not found either, which one), and the resources carrying the stack's
-//! ownership tags that no declared address took ([`owned_everywhere`], one list per kind): a
-//! resource the plans no longer declare, or a second copy. Nothing here writes: the command
+//! ownership tags that no declared address took ([`owned_everywhere`], one list per declared
+//! kind): a resource the plans no longer declare, or a second copy. Nothing here writes: the command
 //! (`cli::recover`) shows the result and writes the state only after confirmation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -69,11 +69,18 @@ pub struct Recovery {
     pub unclaimed: Vec<Unclaimed>,
 }
 
-/// Every resource of every kind in `registry` that carries `cx.owner`'s ownership tags (and
+/// Every resource of the kinds `stack` declares that carries `cx.owner`'s ownership tags (and
 /// what the kinds find through a tagged parent), as (kind, resource). One `find_owned` per
-/// kind, all at once: list calls, cheap.
-pub async fn owned_everywhere(registry: &Registry, cx: &Cx) -> Result<Vec<(String, Observed)>, RefreshError> {
-    let lists = try_join_all(registry.names().filter_map(|name| registry.get(name)).map(|k| async move {
+/// kind, all at once: list calls, cheap. The declared kinds, not every kind of the registry:
+/// the least-privilege runner policy (`kprov iam-policy`) allows the reads of those only, and a
+/// lost state of this stack holds resources of those.
+pub async fn owned_everywhere(
+    stack: &Stack,
+    registry: &Registry,
+    cx: &Cx,
+) -> Result<Vec<(String, Observed)>, RefreshError> {
+    let kinds: BTreeSet<&str> = stack.resources.iter().map(|d| d.address.kind.as_str()).collect();
+    let lists = try_join_all(kinds.into_iter().filter_map(|name| registry.get(name)).map(|k| async move {
         let found =
             k.find_owned(cx).await.map_err(|source| RefreshError::Read { kind: k.kind().to_string(), source })?;
         Ok::<_, RefreshError>(found.into_iter().map(|o| (k.kind().to_string(), o)).collect::<Vec<_>>())
@@ -182,7 +189,7 @@ pub async fn recover(stack: &Stack, registry: &Registry, cx: &Cx) -> Result<Reco
         }
         Ok::<_, RecoverError>(())
     };
-    let (walked, owned) = futures::join!(walk, owned_everywhere(registry, cx));
+    let (walked, owned) = futures::join!(walk, owned_everywhere(stack, registry, cx));
     walked?;
     let mut unclaimed: Vec<Unclaimed> = owned?
         .into_iter()
