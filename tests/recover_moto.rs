@@ -6,7 +6,8 @@
 //! `kprov state recover`, with nothing created (the SDK inventory is unchanged) and no state
 //! written; `state recover --auto-approve` rebuilds the state, which then records every planned
 //! address; `plan --detailed-exitcode` exits 0; a second `state recover` refuses to overwrite the
-//! state; `destroy` leaves nothing owned.
+//! state, and with `--force` replaces it (same lineage, next serial, same records); `destroy`
+//! leaves nothing owned.
 
 #[path = "support/inventory.rs"]
 mod inventory;
@@ -108,6 +109,13 @@ async fn a_lost_state_is_refused_by_apply_and_rebuilt_by_state_recover() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--force"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(&state_file).expect("state"), before, "the refused recover wrote the state");
+    // With --force it is replaced: the same lineage at the next serial, the same records.
+    let out = kprov(root, &["state", "recover", "--auto-approve", "--force"]);
+    assert!(out.status.success(), "state recover --force:\n{}", text(&out.stderr));
+    let forced = kprov::state::LocalBackend::new(&state_file).load().expect("state loads").expect("state");
+    assert_eq!((forced.lineage.as_str(), forced.serial), (state.lineage.as_str(), state.serial + 1));
+    let ids = |s: &kprov::state::State| s.resources.iter().map(|(a, r)| (a.clone(), r.id.clone())).collect::<Vec<_>>();
+    assert_eq!(ids(&forced), ids(&state), "a forced recover finds the same resources");
 
     let out = kprov(root, &["destroy", "--auto-approve", "--progress", "plain"]);
     assert!(out.status.success(), "destroy after recover failed:\n{}", text(&out.stderr));

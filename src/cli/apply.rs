@@ -69,6 +69,9 @@ pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError
 async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, CliError> {
     let state = ctx.load_state(true).await?;
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), true).await?;
+    // Nothing recorded, so nothing to destroy — but if the state was lost, the resources are
+    // still there, and "no changes" alone would hide them.
+    super::recover::warn_lost_state(ctx, state.as_ref()).await;
     execute(g, ctx, plan, state, &a.run, "destroy", false).await
 }
 

@@ -9,8 +9,8 @@
 //!   serial (the backends accept only a successor of what they hold).
 //! - [`refuse_lost_state`]: `apply` (and `apply PLANFILE`) with no state, or an empty one, asks
 //!   every kind the plans declare for what carries this stack's ownership tags and refuses, before anything is
-//!   changed, when something does: applying would create a second copy of each. `plan` only
-//!   warns ([`warn_lost_state`]).
+//!   changed, when something does: applying would create a second copy of each. `plan` and
+//!   `destroy` (which has nothing recorded to delete) only warn ([`warn_lost_state`]).
 
 use std::time::Instant;
 
@@ -62,8 +62,8 @@ pub async fn refuse_lost_state(ctx: &Context, state: Option<&State>) -> Result<(
     Err(CliError::Refused(format!("{}; nothing was changed.", lost_state_message(&owned, &ctx.stack.env))))
 }
 
-/// `plan`'s version of [`refuse_lost_state`]: a warning on stderr (and a failed check is only
-/// a warning too: a plan changes nothing).
+/// `plan`'s (and `destroy`'s) version of [`refuse_lost_state`]: a warning on stderr (and a
+/// failed check is only a warning too: with no state, neither changes anything).
 pub async fn warn_lost_state(ctx: &Context, state: Option<&State>) {
     match owned_without_state(ctx, state).await {
         Ok(owned) if owned.is_empty() => {}
