@@ -2,6 +2,10 @@
 //!
 //! `apply PLANFILE` runs a saved plan without asking again (saving it was the approval), after
 //! checking, before the lock and any AWS call, that it is a plan of this stack, env and region.
+//!
+//! Either refuses, before any change, to apply with no state (or an empty one) while AWS holds
+//! resources carrying this stack's ownership tags: the state was lost, and `kprov state recover`
+//! rebuilds it (`cli::recover`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +54,8 @@ async fn apply(g: &Global, ctx: &Context, a: ApplyArgs) -> Result<Outcome, CliEr
     let mut state = ctx.load_state(true).await?;
     let moved = ctx.apply_moves(&mut state)?;
     let mut plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), false).await?;
+    // No state, yet AWS holds this stack's resources: the state was lost (see `cli::recover`).
+    super::recover::refuse_lost_state(ctx, state.as_ref()).await?;
     plan.moved = moved;
     execute(g, ctx, plan, state, &a.run, "apply", false).await
 }
@@ -63,6 +69,9 @@ pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError
 async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, CliError> {
     let state = ctx.load_state(true).await?;
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), true).await?;
+    // Nothing recorded, so nothing to destroy — but if the state was lost, the resources are
+    // still there, and "no changes" alone would hide them.
+    super::recover::warn_lost_state(ctx, state.as_ref()).await;
     execute(g, ctx, plan, state, &a.run, "destroy", false).await
 }
 
@@ -110,6 +119,9 @@ async fn apply_saved(
                 message: format!("cannot apply its moves: {e}"),
             })?;
         }
+    }
+    if !plan.destroy {
+        super::recover::refuse_lost_state(ctx, state.as_ref()).await?;
     }
     plan::secrets::unseal(&mut plan, &ctx.stack).map_err(CliError::Refused)?;
     execute(g, ctx, plan, state, run, "apply", true).await

@@ -11,6 +11,7 @@ pub mod lint;
 pub mod logging;
 pub mod output;
 pub mod plan;
+pub mod recover;
 pub mod state;
 pub mod validate;
 
@@ -81,7 +82,7 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Print the least-privilege IAM policy the runner needs to apply the plans (no AWS access)
     IamPolicy(iam_policy::IamPolicyArgs),
-    /// Inspect, move and set up the state (bootstrap, list, show, pull, migrate)
+    /// Inspect, move, recover and set up the state (bootstrap, list, show, pull, mv, rm, migrate, recover)
     State(state::StateArgs),
     /// Remove a state lock whose holder is gone (needs the holder's lock id)
     ForceUnlock(state::ForceUnlockArgs),

@@ -29,6 +29,10 @@ pub async fn run(g: &Global, a: PlanArgs) -> Result<Outcome, CliError> {
     let moved = if a.destroy { Vec::new() } else { ctx.apply_moves(&mut state)? };
     let mut plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), a.destroy).await?;
     plan.moved = moved;
+    if !a.destroy {
+        // What `apply` would refuse (a lost state) is worth a warning here.
+        super::recover::warn_lost_state(&ctx, state.as_ref()).await;
+    }
     if a.json {
         super::output::println(&render::json(&plan));
     } else {

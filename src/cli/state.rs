@@ -8,6 +8,7 @@
 //! - `mv FROM TO` renames a recorded address (the `[[moved]]` mechanism, `state::moves`);
 //!   `rm ADDRESS…` forgets resources without deleting them in AWS (after confirmation). Both
 //!   hold the state lock and write a new serial.
+//! - `recover` rebuilds a lost or damaged state from what AWS holds (see `cli::recover`).
 //! - `migrate --to s3|local` copies the state verbatim (serial and lineage kept) between the
 //!   local file and S3, holding the locks of both ends; the source is left as it was.
 //! - `force-unlock LOCK_ID` removes a lock whose holder is gone; refused for any other id.
@@ -62,6 +63,15 @@ pub enum StateCommand {
     },
     /// Print the state document
     Pull,
+    /// Rebuild a lost or damaged state from the resources' ownership tags and natural keys (asks first)
+    Recover {
+        /// Skip the interactive confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// Replace a state that records resources (by default recover refuses to touch one)
+        #[arg(long)]
+        force: bool,
+    },
     /// Copy the state from the local file to S3 or back, exactly (serial and lineage kept)
     Migrate {
         /// Destination backend; the source is the other one
@@ -118,6 +128,7 @@ pub async fn run(g: &Global, a: StateArgs) -> Result<Outcome, CliError> {
             Ok(Outcome::Ok)
         }
         StateCommand::Migrate { to } => migrate(g, to).await,
+        StateCommand::Recover { auto_approve, force } => super::recover::run(g, auto_approve, force).await,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod cost;
 pub mod diff;
 pub mod lifecycle;
+pub mod recover;
 pub mod refresh;
 pub mod render;
 pub mod secrets;
