@@ -13,7 +13,9 @@ Flow:
   EKS cluster / node group `status`) into properties that show the pending state while the
   resource is young.
 - `POST /kprov-api/realistic` with JSON `{"region": R, "scale": 0.01, "seed": 7}` enables the
-  mode for region R (`{"region": R, "enabled": false}` disables it); `GET` answers the enabled
+  mode for region R (`{"region": R, "enabled": false}` disables it); an optional `"account"`
+  (12 digits, moto's `x-moto-account-id`) narrows it to that account's requests in R, so tests can
+  each run their own scale in one region; `GET` answers the enabled
   regions and the rule table with each window already scaled. `/moto-api/reset` forgets
   everything the mode recorded (the enabled regions too).
 - Every request in an enabled region is parsed (service and region from the SigV4 credential
@@ -344,7 +346,7 @@ class _State:
         self.reset()
 
     def reset(self):
-        self.regions = {}  # region -> {"scale": float, "seed": int}
+        self.regions = {}  # (region, account or None) -> {"scale": float, "seed": int}
         self.born = {}  # (account, kind, id) -> monotonic instant of the create
         self.vpc_attr = {}  # (account, region, vpc, attribute) -> (old value, instant)
         self.unseen_changes = set()  # Route 53 change ids not yet asked for
@@ -359,13 +361,19 @@ def _now():
     return time.monotonic()
 
 
-def enabled(region):
-    return STATE.regions.get(region)
+_CURRENT = threading.local()
 
 
-def window(rule_name, region, key=""):
+def enabled(region, account=None):
+    """The mode's settings for `region` (and the account of the request being answered, when the
+    mode was enabled for that account only), or None."""
+    account = account or getattr(_CURRENT, "account", None)
+    return STATE.regions.get((region, account)) or STATE.regions.get((region, None))
+
+
+def window(rule_name, region, key="", account=None):
     """The rule's window in this region, in seconds here (scaled and jittered), or None."""
-    cfg = enabled(region)
+    cfg = enabled(region, account)
     if cfg is None:
         return None
     rule = RULES[rule_name]
@@ -873,12 +881,12 @@ def _timed(cls, attr, ready, pending, rule_name, region_of, deleted=None, deleti
     def get(self):
         value = self.__dict__.get(slot)
         try:
-            region = region_of(self)
-            cfg = enabled(region)
+            region, account = region_of(self)
+            cfg = enabled(region, account)
             if cfg is None:
                 return value
             key = f"{cls.__name__}|{id(self)}"
-            if value == ready and _now() - self.__dict__.get("_kprov_born", 0) < (window(rule_name, region, key) or 0):
+            if value == ready and _now() - self.__dict__.get("_kprov_born", 0) < (window(rule_name, region, key, account) or 0):
                 return pending
             if deleted is not None and value == deleted:
                 gone = self.__dict__.get("_kprov_deleted_at")
@@ -898,7 +906,8 @@ def _timed(cls, attr, ready, pending, rule_name, region_of, deleted=None, deleti
 
 
 def _arn_region(obj):
-    return obj.arn.split(":")[3]
+    parts = obj.arn.split(":")
+    return parts[3], parts[4]
 
 
 def _patch_models():
@@ -906,7 +915,7 @@ def _patch_models():
     from moto.eks.models import Cluster, Nodegroup
     from moto.elbv2.models import FakeLoadBalancer
 
-    _timed(NatGateway, "state", "available", "pending", "nat-pending", lambda o: o.ec2_backend.region_name,
+    _timed(NatGateway, "state", "available", "pending", "nat-pending", lambda o: (o.ec2_backend.region_name, o.ec2_backend.account_id),
            deleted="deleted", deleting="deleting", delete_s=NAT_DELETE_S)
     _timed(FakeLoadBalancer, "state", "active", "provisioning", "lb-provisioning", _arn_region)
     _timed(Cluster, "status", "ACTIVE", "CREATING", "eks-cluster-creating", _arn_region)
@@ -921,21 +930,22 @@ def _control(environ):
     if method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         doc = _loads(environ["wsgi.input"].read(length) if length else b"")
-        region = doc.get("region")
+        region, account = doc.get("region"), doc.get("account")
         if not isinstance(region, str) or not region:
             return "400 Bad Request", {"error": "give a region"}
         with STATE.lock:
             if doc.get("enabled", True) is False:
-                STATE.regions.pop(region, None)
+                STATE.regions.pop((region, account), None)
             else:
                 scale = float(doc.get("scale", 0.01))
                 if not 0 < scale <= 1:
                     return "400 Bad Request", {"error": "scale must be in (0, 1]"}
-                STATE.regions[region] = {"scale": scale, "seed": int(doc.get("seed", 0))}
+                STATE.regions[(region, account)] = {"scale": scale, "seed": int(doc.get("seed", 0))}
     with STATE.lock:
-        regions = {
-            r: dict(cfg, windows={name: rule.window_s * cfg["scale"] for name, rule in RULES.items()}) for r, cfg in STATE.regions.items()
-        }
+        regions = [
+            dict(cfg, region=r, account=a, windows={name: rule.window_s * cfg["scale"] for name, rule in RULES.items()})
+            for (r, a), cfg in STATE.regions.items()
+        ]
     rules = [dict(rule.__dict__) for rule in RULES.values()]
     return "200 OK", {"regions": regions, "rules": rules}
 
@@ -970,6 +980,7 @@ def _middleware(app_call):
 
 def _realistic_call(self, app_call, environ, start_response):
     req = Req(environ, _read_body(environ))
+    _CURRENT.account = req.account
     on = enabled(req.region) is not None
     with STATE.lock:
         _tick()
