@@ -23,10 +23,9 @@ Flow:
   answer an AWS error instead; after moto answered successfully, the post-hooks record "born at"
   instants of what was created (keyed by account and id), leave ENIs behind deletes, schedule the
   control-plane log group, and rewrite statuses of young resources.
-- Regions where the mode is not enabled are untouched: with no region enabled, requests go
-  straight to moto (nothing is read or recorded); otherwise only creations are recorded (IAM is
-  global, so a role made through any region's endpoint must be known when an enabled region uses
-  it), and no answer is changed.
+- Regions where the mode is not enabled are untouched: their requests go straight to moto, body
+  unread, except IAM's, whose CreateRole is recorded (IAM is global: a role made through any
+  region's endpoint must be known when an enabled region uses it); no answer is changed there.
 
 Time: a window of W real-AWS seconds lasts W × scale here (`scale` = fraction of AWS's time, the
 same number the simulated cloud uses for the durations of `src/engine/aws_model.toml`). Each
@@ -971,11 +970,24 @@ def _middleware(app_call):
         if path.startswith("/moto-api/reset") and path.rstrip("/") == "/moto-api/reset":
             with STATE.lock:
                 STATE.reset()
-        if not STATE.regions:
+        if not _concerned(environ):
             return app_call(self, environ, start_response)
         return _realistic_call(self, app_call, environ, start_response)
 
     return call
+
+
+def _concerned(environ):
+    """Whether the mode may act on or record this request: a region where it is enabled, or IAM
+    (global: a role made through any region's endpoint may be used in an enabled one). Anything
+    else goes to moto untouched, its body unread."""
+    if not STATE.regions:
+        return False
+    m = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    if m is None:
+        return False
+    region, service = m.groups()
+    return service == "iam" or any(r == region for r, _ in STATE.regions)
 
 
 def _realistic_call(self, app_call, environ, start_response):
