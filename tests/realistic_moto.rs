@@ -181,13 +181,21 @@ async fn group(aws: &Aws, vpc: &str) -> String {
 const EKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["eks.amazonaws.com","ec2.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
 
 async fn role(aws: &Aws) -> String {
-    let out =
-        aws.iam.create_role().role_name(unique("role")).assume_role_policy_document(EKS_TRUST).send().await.expect("CreateRole");
+    let out = aws
+        .iam
+        .create_role()
+        .role_name(unique("role"))
+        .assume_role_policy_document(EKS_TRUST)
+        .send()
+        .await
+        .expect("CreateRole");
     out.role().map(|r| r.arn().to_string()).expect("role arn")
 }
 
 fn trusting(arn: &str) -> String {
-    format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{arn}"}},"Action":"sts:AssumeRole"}}]}}"#)
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+    )
 }
 
 fn key_policy(arn: &str) -> String {
@@ -277,7 +285,14 @@ async fn realistic_new_ec2_resources_are_not_found_then_found() {
             ),
             code(ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await),
             code(ec2.associate_route_table().route_table_id(&rtb).subnet_id(&subnet).send().await),
-            code(ec2.create_route().route_table_id(&rtb).destination_cidr_block("0.0.0.0/0").gateway_id(&igw).send().await),
+            code(
+                ec2.create_route()
+                    .route_table_id(&rtb)
+                    .destination_cidr_block("0.0.0.0/0")
+                    .gateway_id(&igw)
+                    .send()
+                    .await,
+            ),
         ]
     };
     assert_eq!(
@@ -361,7 +376,8 @@ async fn realistic_new_kms_key_is_not_found_by_rotation_and_alias_then_found() {
 }
 
 async fn enis(aws: &Aws, subnets: &[&str]) -> Vec<aws_sdk_ec2::types::NetworkInterface> {
-    let filter = Filter::builder().name("subnet-id").set_values(Some(subnets.iter().map(|s| s.to_string()).collect())).build();
+    let filter =
+        Filter::builder().name("subnet-id").set_values(Some(subnets.iter().map(|s| s.to_string()).collect())).build();
     let out = aws.ec2.describe_network_interfaces().filters(filter).send().await.expect("DescribeNetworkInterfaces");
     out.network_interfaces().to_vec()
 }
@@ -399,7 +415,11 @@ async fn realistic_deleted_load_balancer_leaves_enis_that_block_subnet_and_group
         assert_eq!(eni.groups().iter().filter_map(|g| g.group_id()).collect::<Vec<_>>(), [sg.as_str()], "in the group");
     }
     assert_eq!(code(aws.ec2.delete_subnet().subnet_id(&a).send().await), "DependencyViolation", "DeleteSubnet");
-    assert_eq!(code(aws.ec2.delete_security_group().group_id(&sg).send().await), "DependencyViolation", "DeleteSecurityGroup");
+    assert_eq!(
+        code(aws.ec2.delete_security_group().group_id(&sg).send().await),
+        "DependencyViolation",
+        "DeleteSecurityGroup"
+    );
 
     let took = until("the ENIs gone", 6.0, || async { enis(&aws, &[&a, &b]).await.is_empty() }).await;
     assert!(took > 1.5, "the ENIs lasted {took:.2} s, the window is 1.9–2.4 s");
@@ -422,7 +442,8 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
     let role = role(&aws).await;
     sleep_s(0.1).await; // past IAM propagation (10 s × 0.005)
     let name = unique("c");
-    let logging = Logging::builder().cluster_logging(LogSetup::builder().types(LogType::Api).enabled(true).build()).build();
+    let logging =
+        Logging::builder().cluster_logging(LogSetup::builder().types(LogType::Api).enabled(true).build()).build();
     aws.eks
         .create_cluster()
         .name(&name)
@@ -491,13 +512,15 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
     assert!(left.iter().all(|e| e.description() == Some(format!("Amazon EKS {name}").as_str())), "{left:?}");
     assert_eq!(code(aws.ec2.delete_subnet().subnet_id(&a).send().await), "DependencyViolation", "DeleteSubnet");
     let groups = || async {
-        let out = aws.logs.describe_log_groups().log_group_name_prefix(&log_group).send().await.expect("DescribeLogGroups");
+        let out =
+            aws.logs.describe_log_groups().log_group_name_prefix(&log_group).send().await.expect("DescribeLogGroups");
         out.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect::<Vec<_>>()
     };
     assert!(groups().await.is_empty(), "no log group while the cluster is DELETING");
     until("cluster gone", 4.0, || async { status().await == "ResourceNotFoundException" }).await;
     until("log group re-created", 4.0, || async { groups().await == [log_group.clone()] }).await;
-    let described = aws.logs.describe_log_groups().log_group_name_prefix(&log_group).send().await.expect("DescribeLogGroups");
+    let described =
+        aws.logs.describe_log_groups().log_group_name_prefix(&log_group).send().await.expect("DescribeLogGroups");
     let group_arn = described.log_groups()[0].arn().expect("log group arn").trim_end_matches(":*").to_string();
     let tags = aws.logs.list_tags_for_resource().resource_arn(&group_arn).send().await.expect("ListTagsForResource");
     assert!(tags.tags().map(|t| t.is_empty()).unwrap_or(true), "re-created without tags: {tags:?}");
@@ -514,7 +537,8 @@ async fn realistic_nat_gateway_pending_and_load_balancer_provisioning() {
     let a = subnet(&aws, &vpc, "10.7.1.0/24", "a").await;
     let b = subnet(&aws, &vpc, "10.7.2.0/24", "b").await;
     sleep_s(0.15).await; // past the EC2 NotFound window
-    let eip = aws.ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.expect("AllocateAddress");
+    let eip =
+        aws.ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.expect("AllocateAddress");
     let nat = aws
         .ec2
         .create_nat_gateway()
@@ -524,7 +548,15 @@ async fn realistic_nat_gateway_pending_and_load_balancer_provisioning() {
         .await
         .expect("CreateNatGateway");
     let nat = nat.nat_gateway().and_then(|n| n.nat_gateway_id()).expect("nat id").to_string();
-    let lb = aws.elb.create_load_balancer().name(unique("lb")).subnets(&a).subnets(&b).send().await.expect("CreateLoadBalancer");
+    let lb = aws
+        .elb
+        .create_load_balancer()
+        .name(unique("lb"))
+        .subnets(&a)
+        .subnets(&b)
+        .send()
+        .await
+        .expect("CreateLoadBalancer");
     let lb = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
 
     assert_eq!(
@@ -539,7 +571,8 @@ async fn realistic_nat_gateway_pending_and_load_balancer_provisioning() {
         }
     };
     let lb_state = || async {
-        let out = aws.elb.describe_load_balancers().load_balancer_arns(&lb).send().await.expect("DescribeLoadBalancers");
+        let out =
+            aws.elb.describe_load_balancers().load_balancer_arns(&lb).send().await.expect("DescribeLoadBalancers");
         out.load_balancers()[0].state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default()
     };
     assert_eq!(lb_state().await, "provisioning", "right after CreateLoadBalancer");
@@ -563,7 +596,15 @@ async fn realistic_listener_refuses_a_just_issued_certificate_then_takes_it() {
     let a = subnet(&aws, &vpc, "10.8.1.0/24", "a").await;
     let b = subnet(&aws, &vpc, "10.8.2.0/24", "b").await;
     sleep_s(0.6).await; // past the EC2 NotFound window (5 s × 0.1)
-    let lb = aws.elb.create_load_balancer().name(unique("lb")).subnets(&a).subnets(&b).send().await.expect("CreateLoadBalancer");
+    let lb = aws
+        .elb
+        .create_load_balancer()
+        .name(unique("lb"))
+        .subnets(&a)
+        .subnets(&b)
+        .send()
+        .await
+        .expect("CreateLoadBalancer");
     let lb = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
     let tg = aws
         .elb

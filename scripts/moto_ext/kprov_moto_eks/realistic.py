@@ -170,7 +170,7 @@ RULES = {
             "",
             5,
             f"EC2 API reference, eventual-consistency.html; {TF} internal/service/ec2/vpc_.go "
-            "(waits until DescribeVpcAttribute reads the new value: vpcAttributePropagationTimeout)",
+            "(waitVPCAttributeUpdated polls DescribeVpcAttribute until the new value, vpcAttributePropagationTimeout 5 min)",
         ),
         Rule(
             "kms-new-key",
@@ -192,8 +192,8 @@ RULES = {
             "DependencyViolation",
             "The subnet '{id}' has dependencies and cannot be deleted. / resource {id} has a dependent object",
             120,
-            f"{TF} internal/service/elbv2/load_balancer.go (after DeleteLoadBalancer: waits for and deletes the "
-            "'ELB app/...' network interfaces, as they outlive the balancer); observed 1–5 min",
+            f"{TF} internal/service/elbv2/load_balancer.go (cleanupALBNetworkInterfaces, waitForNLBNetworkInterfacesToDetach: "
+            "'the cleanup is asynchronous and may take time which then blocks IGW, SG or VPC on deletion'); observed 1–5 min",
         ),
         Rule(
             "eks-eni-leftover",
@@ -216,7 +216,8 @@ RULES = {
             "",
             _delete_s("eks_cluster", 240) + 5,
             "EKS User Guide, control-plane-logs ('/aws/eks/<cluster-name>/cluster'); "
-            f"{TF} website/docs/r/eks_cluster.html.markdown (the group is re-created by late logs after destroy)",
+            f"{TF} website/docs/r/eks_cluster.html.markdown ('EKS automatically creating the log group first'): "
+            "EKS makes the group itself while logging is on, so late logs re-create it after a destroy (issue 13)",
         ),
         Rule(
             "elb-certificate-not-found",
