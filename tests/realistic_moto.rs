@@ -431,7 +431,8 @@ async fn realistic_deleted_load_balancer_leaves_enis_that_block_subnet_and_group
 /// EKS at scale 0.005: the cluster CREATING for 600 s × 0.005 (2.4–3 s), a node group CREATING,
 /// an add-on CREATING then DELETING; DeleteCluster refused while a node group is DELETING; the
 /// cluster DELETING for 240 s × 0.005, leaving an ENI `Amazon EKS <name>` per subnet (blocking
-/// DeleteSubnet) and, once it is gone, its control-plane log group again, untagged.
+/// DeleteSubnet) and, once it is gone, its control-plane log group again, untagged; late logs
+/// undo the first DeleteLogGroup of that group.
 #[tokio::test]
 async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
     let aws = Aws::realistic("710000000006", 0.005).await;
@@ -524,6 +525,12 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
     let group_arn = described.log_groups()[0].arn().expect("log group arn").trim_end_matches(":*").to_string();
     let tags = aws.logs.list_tags_for_resource().resource_arn(&group_arn).send().await.expect("ListTagsForResource");
     assert!(tags.tags().map(|t| t.is_empty()).unwrap_or(true), "re-created without tags: {tags:?}");
+    // Late logs: the first DeleteLogGroup is undone (10 s × 0.005 later), the second one holds.
+    aws.logs.delete_log_group().log_group_name(&log_group).send().await.expect("DeleteLogGroup");
+    until("log group re-created by late logs", 3.0, || async { groups().await == [log_group.clone()] }).await;
+    aws.logs.delete_log_group().log_group_name(&log_group).send().await.expect("DeleteLogGroup again");
+    sleep_s(0.3).await;
+    assert!(groups().await.is_empty(), "deleted for good the second time");
     until("EKS ENIs gone", 4.0, || async { enis(&aws, &[&a, &b]).await.is_empty() }).await;
     assert_eq!(code(aws.ec2.delete_subnet().subnet_id(&a).send().await), "OK", "DeleteSubnet after the window");
 }

@@ -74,6 +74,9 @@ def _delete_s(kind, fallback):
 
 
 TF = "terraform-provider-aws"
+# Late control-plane logs re-create a deleted `/aws/eks/<cluster>/cluster` this long (real-AWS
+# seconds) after its DeleteLogGroup.
+LATE_LOG_DELAY_S = 10
 
 
 @dataclass(frozen=True)
@@ -209,12 +212,13 @@ RULES = {
         Rule(
             "eks-log-group-recreated",
             "eks",
-            ("DeleteCluster",),
-            "when the cluster had control-plane logging on, /aws/eks/<cluster>/cluster is created again "
-            "(untagged) once the deletion ends",
+            ("DeleteCluster", "DeleteLogGroup"),
+            "the cluster had control-plane logging on: /aws/eks/<cluster>/cluster is there (untagged) once "
+            "the deletion ends, and a DeleteLogGroup of it within the window (late logs) is undone "
+            f"{LATE_LOG_DELAY_S:g} s later, once",
             "(none: a log group appears)",
             "",
-            _delete_s("eks_cluster", 240) + 5,
+            _delete_s("eks_cluster", 240) + 120,
             "EKS User Guide, control-plane-logs ('/aws/eks/<cluster-name>/cluster'); "
             f"{TF} website/docs/r/eks_cluster.html.markdown ('EKS automatically creating the log group first'): "
             "EKS makes the group itself while logging is on, so late logs re-create it after a destroy (issue 13)",
@@ -352,6 +356,7 @@ class _State:
         self.unseen_changes = set()  # Route 53 change ids not yet asked for
         self.ghosts = {}  # (account, region, kind, name...) -> (json body, until)
         self.due = []  # (instant, callable): ENIs to remove, log groups to create
+        self.late_logs = {}  # (account, region, log group) -> until when late logs re-create it
 
 
 STATE = _State()
@@ -830,8 +835,20 @@ def _post(req, body):
         logging = (cluster.get("logging") or {}).get("clusterLogging", [])
         w = window("eks-log-group-recreated", req.region, name)
         if w is not None and any(s.get("enabled") and s.get("types") for s in logging):
-            account, region = req.account, req.region
-            STATE.due.append((_now() + w, lambda: _recreate_log_group(account, region, f"/aws/eks/{name}/cluster")))
+            account, region, group = req.account, req.region, f"/aws/eks/{name}/cluster"
+            # Logs flow while the cluster is DELETING (EKS makes the group if it is missing) and
+            # for a while after: a DeleteLogGroup in that time is undone once (below).
+            ends = window("eks-cluster-deleting", req.region, name) or 0
+            STATE.due.append((_now() + ends, lambda: _recreate_log_group(account, region, group)))
+            STATE.late_logs[(account, region, group)] = _now() + w
+    elif req.service == "logs" and a == "DeleteLogGroup":
+        key = (req.account, req.region, req.json.get("logGroupName", ""))
+        until = STATE.late_logs.pop(key, None)
+        cfg = enabled(req.region)
+        if until is not None and _now() < until and cfg is not None:
+            account, region, group = key
+            delay = LATE_LOG_DELAY_S * cfg["scale"]
+            STATE.due.append((_now() + delay, lambda: _recreate_log_group(account, region, group)))
     elif req.service == "eks" and a == "DeleteNodegroup":
         _ghost_of(req, body, "nodegroup", (_path_part(req, 1), _path_part(req, 3)), "eks-nodegroup-deleting")
     elif req.service == "eks" and a == "DeleteAddon":
