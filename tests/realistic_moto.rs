@@ -252,7 +252,8 @@ async fn realistic_fresh_role_is_unusable_by_eks_kms_and_trust_policies_then_usa
 }
 
 /// EC2 eventual consistency (window 5 s × 0.3 = 1.2–1.5 s): Describe* by id and the follow-up
-/// calls of a create answer the resource's NotFound code, then succeed.
+/// calls of a create answer the resource's NotFound code, listings by filter leave it out; then
+/// all succeed and list it.
 #[tokio::test]
 async fn realistic_new_ec2_resources_are_not_found_then_found() {
     let aws = Aws::realistic("710000000002", 0.3).await;
@@ -295,6 +296,16 @@ async fn realistic_new_ec2_resources_are_not_found_then_found() {
             ),
         ]
     };
+    let listed = || async {
+        let by_vpc = Filter::builder().name("vpc-id").values(&vpc).build();
+        let subnets = ec2.describe_subnets().filters(by_vpc.clone()).send().await.expect("DescribeSubnets by filter");
+        let tables = ec2.describe_route_tables().filters(by_vpc).send().await.expect("DescribeRouteTables by filter");
+        (
+            subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect::<Vec<_>>(),
+            tables.route_tables().iter().any(|t| t.route_table_id() == Some(rtb.as_str())),
+        )
+    };
+    assert_eq!(listed().await, (vec![], false), "a listing by filter leaves the new subnet and table out");
     assert_eq!(
         describe().await,
         [
@@ -319,6 +330,7 @@ async fn realistic_new_ec2_resources_are_not_found_then_found() {
 
     sleep_s(1.6).await;
     assert_eq!(describe().await, ["OK"; 5], "Describe* after the window");
+    assert_eq!(listed().await, (vec![subnet.clone()], true), "listed after the window");
     assert_eq!(modify().await, ["OK"; 4], "follow-up calls after the window");
     let subnets = ec2.describe_subnets().subnet_ids(&subnet).send().await.expect("DescribeSubnets");
     assert_eq!(subnets.subnets()[0].map_public_ip_on_launch(), Some(true), "the modification took");
@@ -428,20 +440,20 @@ async fn realistic_deleted_load_balancer_leaves_enis_that_block_subnet_and_group
     assert_eq!(code(aws.ec2.delete_security_group().group_id(&sg).send().await), "OK", "DeleteSecurityGroup after");
 }
 
-/// EKS at scale 0.005: the cluster CREATING for 600 s × 0.005 (2.4–3 s), a node group CREATING,
+/// EKS at scale 0.01: the cluster CREATING for 600 s × 0.01 (4.8–6 s), a node group CREATING,
 /// an add-on CREATING then DELETING; DeleteCluster refused while a node group is DELETING; the
-/// cluster DELETING for 240 s × 0.005, leaving an ENI `Amazon EKS <name>` per subnet (blocking
+/// cluster DELETING for 240 s × 0.01, leaving an ENI `Amazon EKS <name>` per subnet (blocking
 /// DeleteSubnet) and, once it is gone, its control-plane log group again, untagged; late logs
 /// undo the first DeleteLogGroup of that group.
 #[tokio::test]
 async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
-    let aws = Aws::realistic("710000000006", 0.005).await;
+    let aws = Aws::realistic("710000000006", 0.01).await;
     let vpc = vpc(&aws, "10.6.0.0/16").await;
     let a = subnet(&aws, &vpc, "10.6.1.0/24", "a").await;
     let b = subnet(&aws, &vpc, "10.6.2.0/24", "b").await;
     let sg = group(&aws, &vpc).await;
     let role = role(&aws).await;
-    sleep_s(0.1).await; // past IAM propagation (10 s × 0.005)
+    sleep_s(0.15).await; // past IAM propagation (10 s × 0.01)
     let name = unique("c");
     let logging =
         Logging::builder().cluster_logging(LogSetup::builder().types(LogType::Api).enabled(true).build()).build();
@@ -461,8 +473,8 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
         }
     };
     assert_eq!(status().await, "CREATING", "right after CreateCluster");
-    let took = until("cluster ACTIVE", 8.0, || async { status().await == "ACTIVE" }).await;
-    assert!(took > 2.0, "CREATING lasted {took:.2} s, the window is 2.4–3 s");
+    let took = until("cluster ACTIVE", 12.0, || async { status().await == "ACTIVE" }).await;
+    assert!(took > 4.0, "CREATING lasted {took:.2} s, the window is 4.8–6 s");
 
     let ng = unique("ng");
     aws.eks
@@ -481,7 +493,7 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
         }
     };
     assert_eq!(ng_status().await, "CREATING", "right after CreateNodegroup");
-    until("node group ACTIVE", 4.0, || async { ng_status().await == "ACTIVE" }).await;
+    until("node group ACTIVE", 6.0, || async { ng_status().await == "ACTIVE" }).await;
 
     aws.eks.create_addon().cluster_name(&name).addon_name("vpc-cni").send().await.expect("CreateAddon");
     let addon_status = || async {
@@ -503,7 +515,7 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
         "ResourceInUseException",
         "DeleteCluster while a node group is DELETING"
     );
-    until("node group gone", 4.0, || async { ng_status().await == "ResourceNotFoundException" }).await;
+    until("node group gone", 6.0, || async { ng_status().await == "ResourceNotFoundException" }).await;
 
     let log_group = format!("/aws/eks/{name}/cluster");
     aws.eks.delete_cluster().name(&name).send().await.expect("DeleteCluster");
@@ -518,20 +530,20 @@ async fn realistic_eks_waits_leftover_enis_and_recreated_log_group() {
         out.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect::<Vec<_>>()
     };
     assert!(groups().await.is_empty(), "no log group while the cluster is DELETING");
-    until("cluster gone", 4.0, || async { status().await == "ResourceNotFoundException" }).await;
-    until("log group re-created", 4.0, || async { groups().await == [log_group.clone()] }).await;
+    until("cluster gone", 6.0, || async { status().await == "ResourceNotFoundException" }).await;
+    until("log group re-created", 6.0, || async { groups().await == [log_group.clone()] }).await;
     let described =
         aws.logs.describe_log_groups().log_group_name_prefix(&log_group).send().await.expect("DescribeLogGroups");
     let group_arn = described.log_groups()[0].arn().expect("log group arn").trim_end_matches(":*").to_string();
     let tags = aws.logs.list_tags_for_resource().resource_arn(&group_arn).send().await.expect("ListTagsForResource");
     assert!(tags.tags().map(|t| t.is_empty()).unwrap_or(true), "re-created without tags: {tags:?}");
-    // Late logs: the first DeleteLogGroup is undone (10 s × 0.005 later), the second one holds.
+    // Late logs: the first DeleteLogGroup is undone (10 s × 0.01 later), the second one holds.
     aws.logs.delete_log_group().log_group_name(&log_group).send().await.expect("DeleteLogGroup");
     until("log group re-created by late logs", 3.0, || async { groups().await == [log_group.clone()] }).await;
     aws.logs.delete_log_group().log_group_name(&log_group).send().await.expect("DeleteLogGroup again");
     sleep_s(0.3).await;
     assert!(groups().await.is_empty(), "deleted for good the second time");
-    until("EKS ENIs gone", 4.0, || async { enis(&aws, &[&a, &b]).await.is_empty() }).await;
+    until("EKS ENIs gone", 8.0, || async { enis(&aws, &[&a, &b]).await.is_empty() }).await;
     assert_eq!(code(aws.ec2.delete_subnet().subnet_id(&a).send().await), "OK", "DeleteSubnet after the window");
 }
 
@@ -591,7 +603,13 @@ async fn realistic_nat_gateway_pending_and_load_balancer_provisioning() {
 
     aws.ec2.delete_nat_gateway().nat_gateway_id(&nat).send().await.expect("DeleteNatGateway");
     assert_eq!(nat_state().await, "deleting", "right after DeleteNatGateway");
+    assert_eq!(
+        code(aws.ec2.delete_subnet().subnet_id(&a).send().await),
+        "DependencyViolation",
+        "subnet of a deleting NAT"
+    );
     until("NAT deleted", 4.0, || async { nat_state().await == "deleted" }).await;
+    assert_eq!(code(aws.ec2.delete_subnet().subnet_id(&a).send().await), "OK", "the NAT's interface went with it");
 }
 
 /// CreateListener (window 30 s × 0.1 = 2.4–3 s): CertificateNotFound for a certificate just

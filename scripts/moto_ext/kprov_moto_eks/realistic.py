@@ -153,6 +153,18 @@ RULES = {
             "(tfresource.RetryWhenNotFound on the Find* after create, ec2PropagationTimeout 2 min)",
         ),
         Rule(
+            "ec2-list-new",
+            "ec2",
+            ("DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeInternetGateways",
+             "DescribeSecurityGroups", "DescribeNatGateways"),
+            "no id asked for (filters, e.g. by tag): the resources created less than the window ago are left out",
+            "(none: not listed)",
+            "",
+            5,
+            "EC2 API reference, eventual-consistency.html (a new resource may not appear in Describe* results); "
+            f"{TF} internal/service/ec2 (find-by-filter after create retried while empty: tfresource.RetryWhenNotFound)",
+        ),
+        Rule(
             "ec2-modify-new",
             "ec2",
             ("ModifySubnetAttribute", "AttachInternetGateway", "AssociateRouteTable", "CreateRoute",
@@ -643,7 +655,11 @@ def _pre_ec2(req):
                 req.vpc_attr = (attr[0].lower() + attr[1:], old)
     elif a == "DeleteSubnet":
         subnet_id = req.form.get("SubnetId", "")
-        if _enis_using(req, subnet_id=subnet_id):
+        busy_nat = any(
+            n.subnet_id == subnet_id and n.state in ("pending", "available", "deleting")
+            for n in _ec2(req).nat_gateways.values()
+        )
+        if busy_nat or _enis_using(req, subnet_id=subnet_id):
             raise ec2_error("DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
     elif a == "DeleteSecurityGroup":
         group_id = req.form.get("GroupId", "")
@@ -810,10 +826,46 @@ def _record(req, body):
         STATE.born[(req.account, req.region, "addon", _path_part(req, 1), req.json.get("addonName", ""))] = now
 
 
+# Describe* without ids (filters or nothing): the set element and the id element of its items.
+_EC2_LISTINGS = {
+    "DescribeVpcs": ("vpcSet", "vpcId"),
+    "DescribeSubnets": ("subnetSet", "subnetId"),
+    "DescribeRouteTables": ("routeTableSet", "routeTableId"),
+    "DescribeInternetGateways": ("internetGatewaySet", "internetGatewayId"),
+    "DescribeSecurityGroups": ("securityGroupInfo", "groupId"),
+    "DescribeNatGateways": ("natGatewaySet", "natGatewayId"),
+}
+
+
+def _hide_young(req, body):
+    """A listing (no ids asked for) without the resources still younger than the window: AWS's
+    eventually consistent Describe* leaves them out rather than failing."""
+    import xml.etree.ElementTree as ET
+
+    set_name, id_name = _EC2_LISTINGS[req.action]
+    root = ET.fromstring(body)
+    ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
+    q = (lambda t: f"{{{ns}}}{t}") if ns else (lambda t: t)
+    hidden = 0
+    for container in root.iter(q(set_name)):
+        for item in list(container):
+            rid = item.findtext(q(id_name))
+            if rid and young("ec2-list-new", req.region, (req.account, "ec2", rid), rid):
+                container.remove(item)
+                hidden += 1
+        break  # the top-level set only (items hold nested sets of other names)
+    if not hidden:
+        return body
+    ET.register_namespace("", ns)
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
 def _post(req, body):
     """Changes to moto's answer (or its state) in an enabled region. Returns the body to send."""
     a = req.action
-    if req.service == "ec2" and a == "ModifyVpcAttribute" and getattr(req, "vpc_attr", None):
+    if req.service == "ec2" and a in _EC2_LISTINGS and not req.values(_EC2_DESCRIBE[a]):
+        body = _hide_young(req, body)
+    elif req.service == "ec2" and a == "ModifyVpcAttribute" and getattr(req, "vpc_attr", None):
         attr, old = req.vpc_attr
         STATE.vpc_attr[(req.account, req.region, req.form.get("VpcId"), attr)] = (old, _now())
     elif req.service == "ec2" and a == "DescribeVpcAttribute":
