@@ -30,7 +30,8 @@ Flow:
 Time: a window of W real-AWS seconds lasts W × scale here (`scale` = fraction of AWS's time, the
 same number the simulated cloud uses for the durations of `src/engine/aws_model.toml`). Each
 window is also shortened by a deterministic factor in [0.8, 1.0] drawn from (seed, rule, resource):
-runs with the same seed see the same windows, and no two resources age in lock step. Tests assert
+resources with the same ids see the same windows under the same seed (moto's ids are random
+unless `POST /moto-api/seed?a=N` seeds them too), and no two resources age in lock step. Tests assert
 the error at once (before 0.8 W) and success after W.
 """
 
@@ -954,7 +955,7 @@ def _timed(cls, attr, ready, pending, rule_name, region_of, deleted=None, deleti
             cfg = enabled(region, account)
             if cfg is None:
                 return value
-            key = f"{cls.__name__}|{id(self)}"
+            key = getattr(self, "arn", None) or getattr(self, "id", "")
             if value == ready and _now() - self.__dict__.get("_kprov_born", 0) < (window(rule_name, region, key, account) or 0):
                 return pending
             if deleted is not None and value == deleted:
