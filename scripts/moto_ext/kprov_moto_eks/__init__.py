@@ -27,7 +27,11 @@ DeleteSubnet removes its route-table associations; Route 53 (`route53_fixes.py`)
 is refused exactly when the record exists, a CallerReference is unique; ACM (`acm_fixes.py`):
 RequestCertificate with a deleted certificate's idempotency token is answered.
 
-See docs/testing.md, "Emulated outside moto", for the list kprov's tests depend on.
+Realistic mode (`realistic.py`, off unless `POST /kprov-api/realistic` enables it for a region):
+seeded, time-scaled eventual consistency, leftovers of deletes and pending states, as AWS shows
+them in the seconds after a change.
+
+See docs/testing.md, "Emulated outside moto" and "Realistic mode", for what kprov's tests depend on.
 """
 
 from .responses import install

@@ -5,8 +5,9 @@
    associated with the gateway's network interface for ever, so re-creating a NAT gateway with the
    same Elastic IP fails with `Resource.AlreadyAssociated` — which the kill -9 soak met: a destroy
    killed after deleting a gateway but before releasing its address, then an apply that re-creates
-   the gateway. Fixed: deleting a gateway disassociates its addresses, as AWS does when the
-   deletion completes.
+   the gateway. Fixed: deleting a gateway disassociates its addresses and removes its network
+   interface, as AWS does when the deletion completes (the realistic mode keeps the subnet busy
+   while the gateway is `deleting`).
 2. Filters with several values. AWS: "If you specify multiple values for a filter, the values are
    joined with an OR, and the request returns all results that match any of the specified values";
    several filters are joined with an AND (API reference, Filter:
@@ -47,6 +48,11 @@ def _delete_nat_gateway(self, nat_gateway_id):
         for eip in self.address_by_allocation([allocation_id]):
             if eip.association_id:
                 self.disassociate_address(association_id=eip.association_id)
+    # The gateway's network interface goes with it (moto kept it, so its subnet could never be
+    # deleted once DeleteSubnet checks for interfaces, as the realistic mode does).
+    eni = getattr(nat_gw, "_eni", None)
+    if eni is not None:
+        self.enis.pop(eni.id, None)
     return nat_gw
 
 

@@ -369,9 +369,10 @@ def install():
     EKS Flask app, i.e. before the first EKS request."""
     if _original:
         return
-    from . import acm_fixes, auth, ec2_fixes, route53_fixes
+    from . import acm_fixes, auth, ec2_fixes, realistic, route53_fixes
 
     auth.install()
+    realistic.install()
     ec2_fixes.install()
     route53_fixes.install()
     acm_fixes.install()
