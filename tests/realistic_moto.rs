@@ -8,6 +8,8 @@
 //! seconds lasts between 0.8 × W × scale and W × scale. One test checks that an account (and so a
 //! region) where the mode is not enabled sees moto's usual instant answers.
 
+#[path = "support/inventory.rs"]
+mod inventory;
 mod support;
 
 use std::io::{Read, Write};
@@ -788,4 +790,85 @@ async fn realistic_control_endpoint_lists_the_rules() {
         s.read_to_string(&mut answer).expect("read");
         assert!(answer.starts_with("HTTP/1.1 400"), "{bad}: {answer}");
     }
+}
+
+/// The whole dev platform through kprov under the realistic mode, in an account of its own (an
+/// access key made by IAM CreateAccessKey in that account: kprov sends no `x-moto-account-id`,
+/// and the mode finds a request's account from its key): one `apply` exits 0, an SDK inventory of
+/// every kind shows exactly one of each planned resource, `plan --detailed-exitcode` exits 0, one
+/// `destroy` exits 0 and leaves nothing of the stack — no network interface either. What makes
+/// it pass is kprov's eventual-consistency table (`src/aws/consistency.rs`): without it, the
+/// apply fails on AttachInternetGateway, ModifySubnetAttribute, EnableKeyRotation and
+/// GetChange, and the destroy on DependencyViolation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realistic_full_dev_platform_applies_plans_clean_and_destroys_in_one_run() {
+    const ACCOUNT: &str = "000000000777";
+    const KPROV_REGION: &str = "eu-west-2";
+    let iam = Aws::new(ACCOUNT).await.iam;
+    let user = unique("kprov-runner-");
+    iam.create_user().user_name(&user).send().await.expect("user");
+    let key = iam.create_access_key().user_name(&user).send().await.expect("key");
+    let key = key.access_key().expect("access key");
+    let (key_id, secret) = (key.access_key_id().to_string(), key.secret_access_key().to_string());
+    let body = format!(r#"{{"region": "{KPROV_REGION}", "account": "{ACCOUNT}", "scale": 0.01, "seed": 7}}"#);
+    assert!(control("POST", &body).contains(ACCOUNT), "realistic mode enabled");
+
+    let dir = support::scratch_platform_plans();
+    let root = dir.path();
+    let dev = std::fs::read_to_string(root.join("plans/env/dev.toml")).expect("dev overlay");
+    let r = KPROV_REGION;
+    std::fs::write(
+        root.join("plans/env/dev.toml"),
+        format!("{dev}region = \"{r}\"\navailability_zones = [\"{r}a\", \"{r}b\", \"{r}c\"]\n"),
+    )
+    .expect("overlay");
+    let stack = kprov::config::load(&root.join("plans"), "dev", &kprov::aws::offline_registry()).expect("plans");
+    let mut planned: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for d in &stack.resources {
+        planned.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
+    }
+    planned.values_mut().for_each(|v| v.sort());
+    let kinds: Vec<String> = planned.keys().cloned().collect();
+    let run = |args: &[&str]| {
+        let out = support::kprov(root)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env_remove("AWS_SESSION_TOKEN")
+            .timeout(Duration::from_secs(600))
+            .output()
+            .expect("kprov");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let creds = aws_sdk_ec2::config::Credentials::new(&key_id, &secret, None, None, "realistic");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(KPROV_REGION))
+        .endpoint_url(support::moto_endpoint())
+        .credentials_provider(creds)
+        .load()
+        .await;
+
+    let t = Instant::now();
+    let (code, text) = run(&["apply", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(code, Some(0), "apply under the realistic mode:\n{text}");
+    let applied = t.elapsed();
+    let waits = text.lines().filter(|l| l.contains("waiting for the new resource to become visible")).count();
+    let inv = inventory::owned_with(&sdk, "platform", "dev", &kinds, Some("dev.platform.example.com.")).await;
+    let (details, _) = inventory::compare(&inv, &planned);
+    assert!(details.is_empty(), "after the apply, AWS differs from the plan: {details:?}");
+    let (code, text) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "plan after the apply:\n{text}");
+    let t = Instant::now();
+    let (code, text) = run(&["destroy", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(code, Some(0), "destroy under the realistic mode:\n{text}");
+    let destroyed = t.elapsed();
+    let inv = inventory::owned_with(&sdk, "platform", "dev", &kinds, Some("dev.platform.example.com.")).await;
+    assert!(inv.is_empty(), "left behind: {inv:?}");
+    let enis = aws_sdk_ec2::Client::new(&sdk).describe_network_interfaces().send().await.expect("enis");
+    assert!(enis.network_interfaces().is_empty(), "network interfaces left: {:?}", enis.network_interfaces());
+    println!(
+        "realistic dev platform: apply {applied:.1?} ({waits} waits for visibility), destroy {destroyed:.1?}, {} resources",
+        planned.values().map(Vec::len).sum::<usize>()
+    );
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
 
-use crate::support::{ec2, sdk_config};
+use crate::support::sdk_config;
 
 const TAG_ADDRESS: &str = "kprov:address";
 
@@ -84,8 +84,8 @@ fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
-async fn ec2_owned(region: &str, stack: &str, env: &str, inv: &mut Inventory) {
-    let ec2 = ec2(region).await;
+async fn ec2_owned(sdk: &aws_config::SdkConfig, stack: &str, env: &str, inv: &mut Inventory) {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
     let ours = || {
         vec![
             Filter::builder().name("tag:kprov:stack").values(stack).build(),
@@ -152,8 +152,8 @@ async fn ec2_owned(region: &str, stack: &str, env: &str, inv: &mut Inventory) {
 
 /// KMS keys, load balancers and target groups, certificates (by ownership tag), the hosted
 /// zone `zone_name` (by name) and its records (by name and type).
-async fn others_owned(region: &str, env: &str, zone_name: Option<&str>, inv: &mut Inventory) {
-    let sdk = sdk_config(region).await;
+async fn others_owned(sdk: &aws_config::SdkConfig, env: &str, zone_name: Option<&str>, inv: &mut Inventory) {
+    let sdk = sdk.clone();
     let kms = aws_sdk_kms::Client::new(&sdk);
     for k in kms.list_keys().send().await.expect("keys").keys() {
         let Some(id) = k.key_id() else { continue };
@@ -214,11 +214,21 @@ async fn others_owned(region: &str, env: &str, zone_name: Option<&str>, inv: &mu
 /// trailing dot) is the hosted zone the plans declare, if any: zones are global in moto, so a
 /// test names its own.
 pub async fn owned(region: &str, stack: &str, env: &str, kinds: &[String], zone_name: Option<&str>) -> Inventory {
+    owned_with(&sdk_config(region).await, stack, env, kinds, zone_name).await
+}
+
+/// [`owned`], read with `sdk` (another moto account's credentials, say).
+pub async fn owned_with(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+    env: &str,
+    kinds: &[String],
+    zone_name: Option<&str>,
+) -> Inventory {
     let mut inv = Inventory::default();
-    ec2_owned(region, stack, env, &mut inv).await;
-    others_owned(region, env, zone_name, &mut inv).await;
-    let sdk = sdk_config(region).await;
-    let registry = kprov::aws::registry(&sdk);
+    ec2_owned(sdk, stack, env, &mut inv).await;
+    others_owned(sdk, env, zone_name, &mut inv).await;
+    let registry = kprov::aws::registry(sdk);
     let cx = kprov::resource::Cx::new(kprov::resource::Owner { stack: stack.into(), env: env.into() });
     for kind in kinds.iter().filter(|k| !RAW_TAGGED.contains(&k.as_str())) {
         let k = registry.get(kind).unwrap_or_else(|| panic!("kind {kind}"));

@@ -410,6 +410,18 @@ def young(rule_name, region, born_key, key=""):
 # --- requests and answers ------------------------------------------------------------------
 
 
+def _account_of_key(auth):
+    """The account of the request's access key, as moto decides it: a key created by IAM
+    CreateAccessKey in another account belongs to that account (so a client that cannot send
+    `x-moto-account-id`, such as kprov, runs in an account of its own)."""
+    m = re.search(r"Credential=([^/]+)/", auth)
+    if not m:
+        return DEFAULT_ACCOUNT
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(m.group(1))
+
+
 class Req:
     def __init__(self, environ, body):
         self.environ = environ
@@ -419,7 +431,7 @@ class Req:
         auth = environ.get("HTTP_AUTHORIZATION", "")
         m = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", auth)
         self.region, self.service = (m.group(1), m.group(2)) if m else ("us-east-1", "")
-        self.account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
+        self.account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or _account_of_key(auth)
         self.form = {}
         self.json = {}
         self.action = ""
