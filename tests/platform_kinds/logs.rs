@@ -84,3 +84,29 @@ async fn logs_log_group_invalid_input_is_refused_before_any_call() {
     }
     assert!(group(&logs, &name).await.is_none(), "nothing may have been created");
 }
+
+/// After a destroy, EKS re-creates `/aws/eks/<cluster>/cluster` for late control-plane logs,
+/// untagged (the emulator's realistic mode does the same, `eks-log-group-recreated`): the next
+/// create of the group with exactly that name takes it over and tags it. Any other group whose
+/// name is taken is still refused.
+#[tokio::test]
+async fn logs_log_group_recreated_by_eks_is_adopted_by_its_exact_name() {
+    let env = Env::new(REGION, "logs-late").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&env.sdk);
+    let name = format!("/aws/eks/{}/cluster", unique("late"));
+    logs.create_log_group().log_group_name(&name).send().await.expect("EKS re-creates the group");
+    let spec = env.spec("logs_log_group", "cluster", json!({"name": name, "retention_in_days": 7}));
+    let g = env.create(&spec).await;
+    assert_eq!(g.id, name);
+    assert_eq!(group(&logs, &name).await.expect("group").retention_in_days(), Some(7));
+    assert_eq!(group_tags(&logs, s(&g, "arn")).await, env.expected_tags("logs_log_group.cluster", &[]));
+    env.assert_converged(&spec, &g);
+    env.assert_deletes("logs_log_group", &g).await;
+
+    // Not an EKS control-plane group: a taken name is somebody else's.
+    let other = format!("/app/{}", unique("taken"));
+    logs.create_log_group().log_group_name(&other).send().await.expect("someone's group");
+    let err = env.try_create(&env.spec("logs_log_group", "app", json!({"name": other}))).await.expect_err("taken");
+    assert!(err.to_string().contains("ResourceAlreadyExists"), "{err}");
+    logs.delete_log_group().log_group_name(&other).send().await.expect("cleanup");
+}

@@ -195,7 +195,25 @@ impl ResourceKind for LogGroup {
             }
             let existing = self.describe(Some(&[name.to_string()])).await?;
             let existing = self.with_tags(existing).await?.into_iter().find(|f| f.obs.id == name);
-            shared::adopt_or(existing, cx, spec, e)?;
+            match existing {
+                // EKS writes late control-plane logs after its cluster is deleted and re-creates
+                // the group for them, untagged ("EKS automatically creating the log group",
+                // terraform-provider-aws website/docs/r/eks_cluster.html.markdown; EKS User
+                // Guide, control-plane-logs). It is the group this plan declares, by its exact
+                // name: taken over, tagged, and said so — instead of failing every apply after a
+                // destroy with ResourceAlreadyExistsException.
+                Some(f) if f.stack.is_none() && is_eks_control_plane_group(name) => {
+                    tracing::warn!(
+                        "{}: adopting the existing log group {name}, which EKS re-created for late control-plane logs \
+                         of a deleted cluster",
+                        spec.address
+                    );
+                    self.tag(recorded_arn(&f.obs)?, tags::creation_tags(cx, spec, &[])?).await?;
+                }
+                existing => {
+                    shared::adopt_or(existing, cx, spec, e)?;
+                }
+            }
         }
         let created = self.read_back(cx, name).await?;
         // Also what an interrupted run left undone.
@@ -246,4 +264,11 @@ impl ResourceKind for LogGroup {
         let all = self.with_tags(self.describe(None).await?).await?;
         Ok(all.into_iter().filter(|f| f.owned_by(&cx.owner)).map(|f| f.obs).collect())
     }
+}
+
+/// `/aws/eks/<cluster>/cluster`: the group EKS sends control-plane logs to (and re-creates).
+fn is_eks_control_plane_group(name: &str) -> bool {
+    name.strip_prefix("/aws/eks/")
+        .and_then(|rest| rest.strip_suffix("/cluster"))
+        .is_some_and(|cluster| !cluster.is_empty() && !cluster.contains('/'))
 }
