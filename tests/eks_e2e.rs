@@ -146,7 +146,94 @@ async fn eks_plan_applies_replans_clean_scales_in_place_and_destroys() {
     assert_eq!(sys.scaling_config().and_then(|s| s.max_size()), Some(5));
     support::kprov(root).args(["plan", "--env", ENV, "--detailed-exitcode"]).assert().code(0);
 
-    support::kprov(root).args(["destroy", "--env", ENV, "--auto-approve", "--progress", "plain"]).assert().success();
+    // What the AWS Load Balancer Controller makes for an Ingress: a group and a load balancer
+    // tagged with the cluster, a rule in kprov's group letting the balancer in. A destroy that
+    // started would stall on them: it refuses first, naming them, and deletes nothing.
+    let sdk = support::sdk_config(REGION).await;
+    let (ec2, elb) = (aws_sdk_ec2::Client::new(&sdk), aws_sdk_elasticloadbalancingv2::Client::new(&sdk));
+    let vpc = c.resources_vpc_config().expect("vpc config");
+    let (vpc_id, subnets) = (vpc.vpc_id().expect("vpc").to_string(), vpc.subnet_ids().to_vec());
+    let owned_groups = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc_id).build())
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:kprov:env").values(ENV).build())
+        .send()
+        .await
+        .expect("kprov's groups");
+    let kprov_group =
+        owned_groups.security_groups().first().and_then(|g| g.group_id()).expect("a kprov group").to_string();
+    let lbc_tag = aws_sdk_ec2::types::Tag::builder().key("elbv2.k8s.aws/cluster").value(&cluster_name).build();
+    let k8s_group = ec2
+        .create_security_group()
+        .group_name("k8s-default-web")
+        .description("[k8s] Managed SecurityGroup for LoadBalancer")
+        .vpc_id(&vpc_id)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                .tags(lbc_tag)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("controller group")
+        .group_id()
+        .expect("id")
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&kprov_group)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(8080)
+                .to_port(8080)
+                .user_id_group_pairs(aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&k8s_group).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("controller rule in kprov's group");
+    let lb = elb
+        .create_load_balancer()
+        .name("k8s-default-web-0123456789")
+        .set_subnets(Some(subnets))
+        .security_groups(&k8s_group)
+        .tags(
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key("elbv2.k8s.aws/cluster")
+                .value(&cluster_name)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("controller load balancer");
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
+    support::kprov(root)
+        .args(["destroy", "--env", ENV, "--auto-approve", "--progress", "plain"])
+        .assert()
+        .code(1)
+        .stderr(contains("made by in-cluster controllers"))
+        .stderr(contains(lb_arn.as_str()))
+        .stderr(contains(k8s_group.as_str()))
+        .stderr(contains("--delete-controller-resources"));
+    assert!(eks.describe_cluster().name(&cluster_name).send().await.is_ok(), "nothing was deleted");
+
+    support::kprov(root)
+        .args(["destroy", "--env", ENV, "--auto-approve", "--progress", "plain", "--delete-controller-resources"])
+        .assert()
+        .success();
+    let lbs = elb.describe_load_balancers().send().await.expect("lbs");
+    assert!(lbs.load_balancers().iter().all(|l| l.load_balancer_arn() != Some(lb_arn.as_str())), "balancer deleted");
+    let groups = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc_id).build())
+        .send()
+        .await
+        .expect("groups");
+    assert!(
+        groups.security_groups().iter().all(|g| g.group_id() != Some(k8s_group.as_str())),
+        "controller group deleted"
+    );
     let clusters = eks.list_clusters().send().await.expect("clusters");
     assert!(clusters.clusters().is_empty(), "{:?}", clusters.clusters());
 }

@@ -72,6 +72,12 @@ const fn extra(action: &'static str, why: &'static str) -> Extra {
 /// the plan's checks of what exists (zones, instance types, versions), not by the kind's code.
 const PLAN_READ: &str = "`plan` checks that the values the plans name exist in the region (aws::catalog)";
 
+/// Why a cluster's destroy reads ELB and EC2: it first looks for what the cluster's
+/// controllers made (`aws::leftovers`). Deleting those (`--delete-controller-resources`) needs
+/// more than the least-privilege policy grants (ec2:TerminateInstances among them) on purpose.
+const CONTROLLER_CHECK: &str =
+    "`destroy` looks for what in-cluster controllers made in the stack's network (aws::leftovers)";
+
 const fn extra_if(action: &'static str, attr: &'static str, why: &'static str) -> Extra {
     Extra { action, when_attr: Some(attr), scope: ExtraScope::Any, why }
 }
@@ -229,6 +235,11 @@ pub static TABLE: &[KindActions] = &[
             ),
             extra_if("kms:CreateGrant", "encryption_kms_key_arn", "EKS creates a grant on the key as the caller"),
             extra("eks:DescribeClusterVersions", PLAN_READ),
+            extra("ec2:DescribeInstances", CONTROLLER_CHECK),
+            extra("ec2:DescribeSecurityGroups", CONTROLLER_CHECK),
+            extra("elasticloadbalancing:DescribeLoadBalancers", CONTROLLER_CHECK),
+            extra("elasticloadbalancing:DescribeTargetGroups", CONTROLLER_CHECK),
+            extra("elasticloadbalancing:DescribeTags", CONTROLLER_CHECK),
         ],
     },
     KindActions {

@@ -25,6 +25,7 @@ pub mod iam_actions;
 pub mod iam_policy;
 pub mod identity;
 pub mod kms;
+pub mod leftovers;
 pub mod limits;
 pub mod logs;
 pub mod route53;

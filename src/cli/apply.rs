@@ -32,6 +32,11 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Delete what in-cluster controllers made (load balancers, target groups and security
+    /// groups of the AWS Load Balancer Controller, Karpenter's instances) before destroying; without
+    /// it, a destroy that finds any refuses and lists them.
+    #[arg(long)]
+    pub delete_controller_resources: bool,
 }
 
 pub async fn run_apply(g: &Global, a: ApplyArgs) -> Result<Outcome, CliError> {
@@ -68,11 +73,47 @@ pub async fn run_destroy(g: &Global, a: DestroyArgs) -> Result<Outcome, CliError
 
 async fn destroy(g: &Global, ctx: &Context, a: DestroyArgs) -> Result<Outcome, CliError> {
     let state = ctx.load_state(true).await?;
+    if let Some(s) = &state {
+        controller_resources(ctx, s, a.delete_controller_resources).await?;
+    }
     let plan = plan::make(&ctx.stack, &ctx.registry, state.as_ref(), &ctx.cx(), true).await?;
     // Nothing recorded, so nothing to destroy — but if the state was lost, the resources are
     // still there, and "no changes" alone would hide them.
     super::recover::warn_lost_state(ctx, state.as_ref()).await;
     execute(g, ctx, plan, state, &a.run, "destroy", false).await
+}
+
+/// Before a destroy: what the stack's clusters' controllers made lives in the stack's subnets
+/// and references its groups, so the destroy would stall on it (`aws::leftovers`). Refuse with
+/// the list and the fix, or delete it first when asked to.
+async fn controller_resources(ctx: &Context, state: &crate::state::State, delete: bool) -> Result<(), CliError> {
+    let clusters: Vec<String> = state
+        .resources
+        .values()
+        .filter(|r| r.kind == "eks_cluster")
+        .filter_map(|r| r.attributes.get("name").and_then(|v| v.as_str()).map(str::to_string))
+        .collect();
+    let found = crate::aws::leftovers::find(ctx.sdk(), &clusters)
+        .await
+        .map_err(|e| CliError::Failed(format!("looking for what the clusters' controllers made: {e}")))?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let list: String = found.iter().map(|l| format!("\n  - {l}")).collect();
+    if !delete {
+        return Err(CliError::Refused(format!(
+            "{} resources made by in-cluster controllers of {} exist; nothing was deleted:{list}\n\
+             A destroy would stall on them (they use the stack's subnets and security groups). Delete the Ingresses, \
+             LoadBalancer Services and Karpenter NodePools from the cluster first, or run `kprov destroy \
+             --delete-controller-resources` to delete these first.",
+            found.len(),
+            clusters.join(", ")
+        )));
+    }
+    eprintln!("Deleting {} resources made by in-cluster controllers:{list}", found.len());
+    crate::aws::leftovers::delete(ctx.sdk(), &found)
+        .await
+        .map_err(|e| CliError::Failed(format!("deleting what the clusters' controllers made: {e}")))
 }
 
 /// Read a saved plan and check that it is one of this stack, env and region (no AWS call).

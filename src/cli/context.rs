@@ -39,6 +39,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The SDK configuration of the plan's region (through the rate-limited connector).
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
     /// Load and validate the plans (no AWS call), then set up the AWS registry for the plan's
     /// region. A local state at the old default path is taken over here (see `state::legacy`).
     pub async fn load(g: &Global) -> Result<Self, CliError> {
