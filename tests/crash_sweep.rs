@@ -87,9 +87,19 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The kprov binary: `scripts/sweep.sh` runs a private copy (`KPROV_BIN`), safe from rebuilds
+/// of a shared target directory during a long sweep.
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("KPROV_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| assert_cmd::cargo::cargo_bin("kprov"))
+}
+
 /// `kprov ARGS --env ENV` directly against moto, to completion (at most 5 minutes).
 fn kprov(dir: &Path, env: &str, args: &[&str]) -> Output {
-    support::kprov(dir)
+    assert_cmd::Command::new(bin())
+        .current_dir(dir)
+        .envs(support::aws_env())
+        .env_remove("AWS_REGION")
+        .env("NO_COLOR", "1")
         .args(args)
         .args(["--env", env])
         .env("KPROV_LOCK_LEASE", "2s")
@@ -104,9 +114,8 @@ fn kprov(dir: &Path, env: &str, args: &[&str]) -> Output {
 /// its request, and how long the run took.
 async fn held_run(dir: &Path, env: &str, args: &[&str], proxy: &FaultProxy) -> (Option<i32>, Duration) {
     let log = std::fs::File::create(dir.join("held.log")).expect("log");
-    let bin = std::env::var_os("KPROV_BIN").map(std::path::PathBuf::from);
     let start = Instant::now();
-    let mut child = Command::new(bin.unwrap_or_else(|| assert_cmd::cargo::cargo_bin("kprov")))
+    let mut child = Command::new(bin())
         .args(args)
         .args(["--env", env, "--progress", "plain", "--parallelism", "1"])
         .current_dir(dir)
@@ -323,6 +332,99 @@ async fn owned(env: &str, kinds: &[String]) -> inventory::Inventory {
     inventory::owned(REGION, "platform", env, kinds, Some(&format!("{env}.platform.example.com."))).await
 }
 
+/// What the inventory does not see, checked through the SDK after a converged apply — the steps
+/// of a create that leave no resource of their own: every rule of an owned security group is a
+/// declared one (AWS's untagged default allow-all egress was revoked), every owned certificate's
+/// DNS validation record is in the zone, the zone carries its ownership tags, and the planned
+/// KMS aliases exist. Returns the findings.
+async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let sdk = support::sdk_config(REGION).await;
+    let mut found = Vec::new();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ours = aws_sdk_ec2::types::Filter::builder().name("tag:kprov:env").values(env).build();
+    let groups = ec2.describe_security_groups().filters(ours).send().await.expect("groups");
+    for g in groups.security_groups() {
+        let gid = g.group_id().unwrap_or_default();
+        let rules = ec2
+            .describe_security_group_rules()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(gid).build())
+            .send()
+            .await
+            .expect("rules");
+        for r in rules.security_group_rules() {
+            if !r.tags().iter().any(|t| t.key() == Some("kprov:env")) {
+                found.push(format!(
+                    "security group {gid} keeps an undeclared {} rule {} {:?} → {:?}",
+                    if r.is_egress() == Some(true) { "egress" } else { "ingress" },
+                    r.security_group_rule_id().unwrap_or_default(),
+                    r.ip_protocol(),
+                    r.cidr_ipv4()
+                ));
+            }
+        }
+    }
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let zone_name = format!("{env}.platform.example.com.");
+    let zones = r53.list_hosted_zones().send().await.expect("zones");
+    let zone = zones.hosted_zones().iter().find(|z| z.name() == zone_name);
+    let mut names = std::collections::BTreeSet::new();
+    if let Some(z) = zone {
+        let id = z.id().trim_start_matches("/hostedzone/");
+        let tags = r53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(id)
+            .send()
+            .await
+            .expect("zone tags");
+        let tagged = tags
+            .resource_tag_set()
+            .map(|t| t.tags().iter().any(|t| t.key() == Some("kprov:env") && t.value() == Some(env)))
+            .unwrap_or(false);
+        if !tagged {
+            found.push(format!("zone {zone_name} has no ownership tags"));
+        }
+        let records = r53.list_resource_record_sets().hosted_zone_id(z.id()).send().await.expect("records");
+        names.extend(
+            records.resource_record_sets().iter().map(|r| (r.name().to_string(), r.r#type().as_str().to_string())),
+        );
+    }
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    for c in acm.list_certificates().send().await.expect("certs").certificate_summary_list() {
+        let Some(arn) = c.certificate_arn() else { continue };
+        let tags = acm.list_tags_for_certificate().certificate_arn(arn).send().await.expect("cert tags");
+        if !tags.tags().iter().any(|t| t.key() == "kprov:env" && t.value() == Some(env)) {
+            continue;
+        }
+        let d = acm.describe_certificate().certificate_arn(arn).send().await.expect("cert");
+        for o in d.certificate().map(|c| c.domain_validation_options()).unwrap_or_default() {
+            let Some(rr) = o.resource_record() else { continue };
+            let name = if rr.name().ends_with('.') { rr.name().to_string() } else { format!("{}.", rr.name()) };
+            if !names.contains(&(name.clone(), rr.r#type().as_str().to_string())) {
+                found.push(format!("certificate {arn}: validation record {name} {} missing", rr.r#type().as_str()));
+            }
+        }
+    }
+    let want_aliases = planned.get("kms_alias").map(Vec::len).unwrap_or(0);
+    let have = aliases(env).await;
+    if have.len() != want_aliases {
+        found.push(format!("{} KMS aliases of the env, {want_aliases} planned: {have:?}", have.len()));
+    }
+    found
+}
+
+/// The KMS aliases of `env` (`alias/platform-<env>-…`), with their target keys.
+async fn aliases(env: &str) -> Vec<String> {
+    let kms = aws_sdk_kms::Client::new(&support::sdk_config(REGION).await);
+    let prefix = format!("alias/platform-{env}-");
+    let list = kms.list_aliases().limit(1000).send().await.expect("aliases");
+    list.aliases()
+        .iter()
+        .filter(|a| a.alias_name().is_some_and(|n| n.starts_with(&prefix)))
+        .map(|a| format!("{} → {}", a.alias_name().unwrap_or_default(), a.target_key_id().unwrap_or_default()))
+        .collect()
+}
+
 /// Resources the state of `env` still records.
 fn state_entries(dir: &Path, env: &str) -> Vec<String> {
     match kprov::state::LocalBackend::for_env(&dir.join("state/platform"), env).load() {
@@ -341,6 +443,12 @@ async fn destroy_leaves_nothing(dir: &Path, env: &str, kinds: &[String]) -> Resu
     let inv = owned(env, kinds).await;
     if !inv.is_empty() {
         return Err(format!("left after destroy: {:?} {:?}", inv.found, inv.natural));
+    }
+    // Aliases carry no tag: the inventory does not see them, and on AWS one left behind blocks
+    // every later apply (`AlreadyExistsException`) while its key is pending deletion.
+    let left = aliases(env).await;
+    if !left.is_empty() {
+        return Err(format!("KMS aliases left after destroy: {left:?}"));
     }
     let left = state_entries(dir, env);
     if !left.is_empty() {
@@ -369,11 +477,29 @@ async fn apply_converges(
     if !differ.is_empty() {
         return Err(format!("AWS differs from the plan after {what}: {}", differ.join("; ")));
     }
+    let unfinished = create_steps_done(env, planned).await;
+    if !unfinished.is_empty() {
+        return Err(format!("creates not finished after {what} (plan said no changes): {}", unfinished.join("; ")));
+    }
     Ok(())
 }
 
-/// Run one point in its own environment; `Err` holds the finding.
-async fn run_point(p: &Point, env: &str) -> Result<(), String> {
+/// What the state of `env` holds right after the kill: entries, and those not `created`
+/// (pending intents) — evidence that the kill landed inside the run.
+fn after_kill(dir: &Path, env: &str) -> String {
+    match kprov::state::LocalBackend::for_env(&dir.join("state/platform"), env).load() {
+        Ok(Some(s)) => {
+            let pending = s.resources.values().filter(|r| r.status != kprov::state::Status::Created).count();
+            format!("{} in state, {pending} pending", s.resources.len())
+        }
+        Ok(None) => "no state".to_string(),
+        Err(e) => format!("state does not load: {e}"),
+    }
+}
+
+/// Run one point in its own environment: `Ok` holds what the state held after the kill, `Err`
+/// the finding.
+async fn run_point(p: &Point, env: &str) -> Result<String, String> {
     let dir = plans(env);
     let root = dir.path();
     let planned = planned(root, env);
@@ -391,13 +517,16 @@ async fn run_point(p: &Point, env: &str) -> Result<(), String> {
             tail(&held_log(root), 15)
         ));
     }
+    let killed = after_kill(root, env);
+    let with = |e: String| format!("{e} [after the kill: {killed}]");
     match p.phase {
         Phase::Apply => {
-            apply_converges(root, env, &planned, "the apply after the kill").await?;
-            destroy_leaves_nothing(root, env, &kinds).await
+            apply_converges(root, env, &planned, "the apply after the kill").await.map_err(with)?;
+            destroy_leaves_nothing(root, env, &kinds).await.map_err(with)?
         }
-        Phase::Destroy => destroy_leaves_nothing(root, env, &kinds).await,
+        Phase::Destroy => destroy_leaves_nothing(root, env, &kinds).await.map_err(with)?,
     }
+    Ok(killed)
 }
 
 /// One run's short unique prefix for environment names (moto keeps what earlier runs made).
@@ -461,17 +590,19 @@ async fn every_crash_point_converges_with_exactly_the_plan_and_destroy_leaves_no
         let result = run_point(p, &env).await;
         let secs = t.elapsed().as_secs_f64();
         match &result {
-            Ok(()) => println!("[{}/{}] {} ({env}): ok, {secs:.1} s", i + 1, points.len(), p.name()),
+            Ok(k) => {
+                println!("[{}/{}] {} ({env}): ok ({k} after the kill), {secs:.1} s", i + 1, points.len(), p.name())
+            }
             Err(e) => println!("[{}/{}] {} ({env}): FAILED, {secs:.1} s\n{e}", i + 1, points.len(), p.name()),
         }
         rows.push((p.name(), result, secs));
     }
 
-    let failed: Vec<&(String, Result<(), String>, f64)> = rows.iter().filter(|r| r.1.is_err()).collect();
-    let mut table = String::from("| # | point | result | s |\n|---|---|---|---|\n");
+    let failed: Vec<&(String, Result<String, String>, f64)> = rows.iter().filter(|r| r.1.is_err()).collect();
+    let mut table = String::from("| # | point | result (state after the kill) | s |\n|---|---|---|---|\n");
     for (i, (name, result, secs)) in rows.iter().enumerate() {
         let r = match result {
-            Ok(()) => "ok".to_string(),
+            Ok(k) => format!("ok ({k})"),
             Err(e) => format!("**failed**: {}", e.lines().next().unwrap_or("").replace('|', "\\|")),
         };
         table.push_str(&format!("| {} | {} | {r} | {secs:.1} |\n", i + 1, name.replace('|', "\\|")));
