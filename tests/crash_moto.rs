@@ -415,3 +415,202 @@ async fn sigint_stops_at_a_safe_point_and_the_next_apply_completes() {
     run_ok(dir.path(), &["destroy", "--auto-approve", "--progress", "plain"], TAKE_OVER);
     assert_nothing_owned(INTERRUPT_REGION, "after destroy").await;
 }
+
+/// Every interrupted create is resolved, and finished, whatever its kind: the whole dev
+/// platform is applied, then its state is rewritten as if every create had been interrupted
+/// after AWS made the resource (every record a `pending_create` intent without an id), and
+/// the crash windows that leave a resource half-made are recreated through the SDK:
+/// - the hosted zone loses its ownership tags (a kill between CreateHostedZone and
+///   ChangeTagsForResource): found by its `CallerReference`, the intent's client token;
+/// - every security group gets AWS's default allow-all egress rule back (a kill before the
+///   revoke): revoked on adoption, where no declared rule is that permission;
+/// - the certificate's validation records are removed (a kill before they were written):
+///   written again on adoption;
+/// - the KMS alias is deleted (a create that never reached AWS): reported as never made, then
+///   created.
+///
+/// Untaggable kinds (routes, records, the alias, access policy associations, route table
+/// associations) are found by natural key. After one apply: exactly the plan in AWS (no
+/// duplicates: nothing was created twice), `plan --detailed-exitcode` 0, a destroy that leaves
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_resolves_a_pending_intent_and_finishes_its_create() {
+    const REGION: &str = "ca-central-1";
+    const ZONE: &str = "dev.intent.example.com.";
+    let dir = support::scratch_platform_plans();
+    let root = dir.path();
+    let dev = std::fs::read_to_string(root.join("plans/env/dev.toml")).expect("dev overlay");
+    std::fs::write(
+        root.join("plans/env/dev.toml"),
+        format!(
+            "{dev}region = \"{REGION}\"\navailability_zones = [\"{REGION}a\", \"{REGION}b\", \"{REGION}d\"]\ndomain = \"intent.example.com\"\n"
+        ),
+    )
+    .expect("overlay");
+    let planned = planned(root);
+    let kinds: Vec<String> = planned.keys().cloned().collect();
+    run_ok(root, &["apply", "--auto-approve", "--progress", "plain"], NO_WAIT);
+
+    let sdk = support::sdk_config(REGION).await;
+    let state_path = root.join("state/platform/dev.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("state json");
+    let ids_of = |kind: &str| -> Vec<String> {
+        state["resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+            .filter(|r| r["kind"] == kind)
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    };
+
+    // The zone: untagged, its CallerReference the only trace.
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let zone_id = ids_of("route53_zone").pop().expect("zone id");
+    let caller_reference = r53
+        .get_hosted_zone()
+        .id(&zone_id)
+        .send()
+        .await
+        .expect("zone")
+        .hosted_zone()
+        .expect("zone")
+        .caller_reference()
+        .to_string();
+    let untag_zone = || async {
+        r53.change_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(&zone_id)
+            .set_remove_tag_keys(Some(vec!["kprov:stack".into(), "kprov:env".into(), "kprov:address".into()]))
+            .send()
+            .await
+            .expect("untag zone");
+    };
+    untag_zone().await;
+    // Security groups: AWS's default egress rule back on each.
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let groups = ids_of("ec2_security_group");
+    assert!(groups.len() >= 3, "security groups {groups:?}");
+    for g in &groups {
+        let r = ec2
+            .authorize_security_group_egress()
+            .group_id(g)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await;
+        // A group with a declared allow-all egress rule has it already.
+        if let Err(e) = r {
+            let code =
+                e.as_service_error().and_then(|s| aws_sdk_ec2::error::ProvideErrorMetadata::code(s)).unwrap_or("");
+            assert_eq!(code, "InvalidPermission.Duplicate", "authorize default egress on {g}: {e:?}");
+        }
+    }
+    // The certificate's validation records: gone.
+    let validation = |r53: aws_sdk_route53::Client, zone: String| async move {
+        let sets = r53.list_resource_record_sets().hosted_zone_id(zone).send().await.expect("records");
+        sets.resource_record_sets().iter().filter(|r| r.name().starts_with('_')).cloned().collect::<Vec<_>>()
+    };
+    let records = validation(r53.clone(), zone_id.clone()).await;
+    assert!(!records.is_empty(), "the certificate's validation records exist after apply");
+    let deletes = records
+        .iter()
+        .map(|r| {
+            aws_sdk_route53::types::Change::builder()
+                .action(aws_sdk_route53::types::ChangeAction::Delete)
+                .resource_record_set(r.clone())
+                .build()
+                .expect("change")
+        })
+        .collect();
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().set_changes(Some(deletes)).build().expect("batch"))
+        .send()
+        .await
+        .expect("delete validation records");
+    // The alias: never made.
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let alias = ids_of("kms_alias").pop().expect("alias");
+    kms.delete_alias().alias_name(&alias).send().await.expect("delete alias");
+
+    // Every record an intent: no id, the create's token (the zone's is its CallerReference).
+    let as_intents = |state: &mut serde_json::Value| {
+        for r in state["resources"].as_object_mut().expect("resources").values_mut() {
+            let token = if r["kind"] == "route53_zone" {
+                caller_reference.clone()
+            } else {
+                format!("lost-{}", fastrand::u64(..))
+            };
+            r["status"] = serde_json::json!("pending_create");
+            r["id"] = serde_json::Value::Null;
+            r["client_token"] = serde_json::json!(token);
+        }
+        std::fs::write(&state_path, serde_json::to_vec_pretty(&state).expect("json")).expect("write state");
+    };
+    as_intents(&mut state);
+
+    let out = support::kprov(root).args(["apply", "--auto-approve", "--progress", "plain"]).output().expect("apply");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "apply over the intents failed:\n{text}");
+    assert!(text.contains("an interrupted create that was never made"), "the lost alias is reported:\n{text}");
+    assert!(text.contains(&alias.replace("alias/", "")) || text.contains("kms_alias."), "{text}");
+
+    // Exactly the plan: nothing made twice, the untagged zone found (not duplicated).
+    let inv = inventory::owned(REGION, "platform", "dev", &kinds, Some(ZONE)).await;
+    let (details, _) = inventory::compare(&inv, &planned);
+    assert!(details.is_empty(), "after resolving every intent, AWS differs from the plan: {details:?}");
+    let zones = r53.list_hosted_zones_by_name().dns_name(ZONE).send().await.expect("zones");
+    assert_eq!(zones.hosted_zones().iter().filter(|z| z.name() == ZONE).count(), 1, "one zone");
+    let tags = r53
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+        .resource_id(&zone_id)
+        .send()
+        .await
+        .expect("zone tags");
+    let tag_keys: Vec<&str> =
+        tags.resource_tag_set().map(|s| s.tags().iter().filter_map(|t| t.key()).collect()).unwrap_or_default();
+    assert!(tag_keys.contains(&"kprov:address"), "the adopted zone is tagged again: {tag_keys:?}");
+    // No group keeps an allow-all egress rule that no plan declares.
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(groups.clone())).build())
+        .send()
+        .await
+        .expect("rules");
+    let stray: Vec<&str> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(true) && r.ip_protocol() == Some("-1") && r.cidr_ipv4() == Some("0.0.0.0/0"))
+        .filter(|r| !r.tags().iter().any(|t| t.key() == Some("kprov:address")))
+        .filter_map(|r| r.group_id())
+        .collect();
+    assert!(stray.is_empty(), "default allow-all egress left on adopted groups: {stray:?}");
+    assert!(!validation(r53.clone(), zone_id.clone()).await.is_empty(), "the validation records are written again");
+    let listed = kms.list_aliases().send().await.expect("aliases");
+    assert!(listed.aliases().iter().any(|a| a.alias_name() == Some(alias.as_str())), "the alias is created");
+
+    let plan = support::kprov(root).args(["plan", "--detailed-exitcode"]).output().expect("plan");
+    assert_eq!(plan.status.code(), Some(0), "plan after adoption:\n{}", String::from_utf8_lossy(&plan.stdout));
+
+    // A destroy over the same intents (a killed apply, destroyed): it must find every one —
+    // the untaggable kinds and the untagged zone by natural key or token — or it would drop
+    // them and leave them in AWS.
+    untag_zone().await;
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("state json");
+    as_intents(&mut state);
+    run_ok(root, &["destroy", "--auto-approve", "--progress", "plain"], NO_WAIT);
+    let inv = inventory::owned(REGION, "platform", "dev", &kinds, Some(ZONE)).await;
+    assert!(inv.is_empty(), "left behind after destroy: {inv:?}");
+    let zones = r53.list_hosted_zones_by_name().dns_name(ZONE).send().await.expect("zones");
+    assert!(!zones.hosted_zones().iter().any(|z| z.name() == ZONE), "the untagged zone is deleted");
+    let listed = kms.list_aliases().send().await.expect("aliases");
+    assert!(!listed.aliases().iter().any(|a| a.alias_name() == Some(alias.as_str())), "the alias is deleted");
+}

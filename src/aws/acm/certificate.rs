@@ -126,12 +126,11 @@ impl Certificate {
     }
 
     /// Steps 2 and 3 of a create: when `zone_id` is set, write the validation CNAMEs into it
-    /// and wait until the certificate is ISSUED.
+    /// and wait until the certificate is ISSUED. The records are written even for a
+    /// certificate already issued: ACM's managed renewal validates through the same records
+    /// (ACM User Guide, "Managed renewal": the CNAME must stay in place).
     async fn finish_validation(&self, cx: &Cx, spec: &Spec, arn: &str) -> Result<(), ResourceError> {
         let Some(zone) = spec.str("zone_id").map(bare_zone_id) else { return Ok(()) };
-        if self.describe(arn).await?.and_then(|c| c.status().cloned()) == Some(CertificateStatus::Issued) {
-            return Ok(());
-        }
         let records = self.wait_records(cx, arn).await?;
         let changes = records
             .iter()

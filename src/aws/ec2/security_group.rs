@@ -161,9 +161,45 @@ impl ResourceKind for SecurityGroup {
     /// AWS's allow-all egress rule, which no plan declares and `plan` cannot see (the rules
     /// are resources of their own): revoke it, as `create` does. Its own rules are created
     /// after this (they depend on the group), so no declared rule is touched.
+    ///
+    /// Only the *untagged* allow-all egress rule goes, by its rule id: a declared
+    /// `ec2_security_group_rule` with the same permission carries ownership tags and stays (a
+    /// state rebuilt from scratch can hold the group and its rules as intents at once).
     async fn resume_create(&self, cx: &Cx, _spec: &Spec, found: &Observed) -> Result<Observed, ResourceError> {
-        let what = format!("security group {} to become visible", found.id);
-        common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || self.revoke_default_egress(&found.id)).await?;
+        let rules: Vec<_> = self
+            .client
+            .describe_security_group_rules()
+            .filters(filter("group-id", [found.id.as_str()]))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_aws("DescribeSecurityGroupRules")?;
+        let default_egress: Vec<String> = rules
+            .iter()
+            .filter(|r| {
+                r.is_egress() == Some(true) && r.ip_protocol() == Some("-1") && r.cidr_ipv4() == Some("0.0.0.0/0")
+            })
+            .filter(|r| !r.tags().iter().any(|t| t.key() == Some(crate::resource::TAG_STACK)))
+            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+            .collect();
+        if !default_egress.is_empty() {
+            let r = self
+                .client
+                .revoke_security_group_egress()
+                .group_id(&found.id)
+                .set_security_group_rule_ids(Some(default_egress))
+                .send()
+                .await
+                .or_aws("RevokeSecurityGroupEgress");
+            match r {
+                Err(e) if e.code() == Some("InvalidPermission.NotFound") => {}
+                r => {
+                    r?;
+                }
+            }
+        }
         common::read_back(self, cx, &found.id).await
     }
 
