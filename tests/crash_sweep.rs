@@ -336,10 +336,11 @@ async fn owned(env: &str, kinds: &[String]) -> inventory::Inventory {
 /// of a create that leave no resource of their own: every rule of an owned security group is a
 /// declared one (AWS's untagged default allow-all egress was revoked), every owned certificate's
 /// DNS validation record is in the zone, the zone carries its ownership tags, and the planned
-/// KMS aliases exist. Returns the findings.
-async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+/// KMS aliases exist. Returns the findings, and what was checked.
+async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -> (Vec<String>, String) {
     let sdk = support::sdk_config(REGION).await;
     let mut found = Vec::new();
+    let (mut rules_checked, mut records_checked, mut zones_checked) = (0, 0, 0);
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ours = aws_sdk_ec2::types::Filter::builder().name("tag:kprov:env").values(env).build();
     let groups = ec2.describe_security_groups().filters(ours).send().await.expect("groups");
@@ -352,6 +353,7 @@ async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -
             .await
             .expect("rules");
         for r in rules.security_group_rules() {
+            rules_checked += 1;
             if !r.tags().iter().any(|t| t.key() == Some("kprov:env")) {
                 found.push(format!(
                     "security group {gid} keeps an undeclared {} rule {} {:?} → {:?}",
@@ -369,6 +371,7 @@ async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -
     let zone = zones.hosted_zones().iter().find(|z| z.name() == zone_name);
     let mut names = std::collections::BTreeSet::new();
     if let Some(z) = zone {
+        zones_checked += 1;
         let id = z.id().trim_start_matches("/hostedzone/");
         let tags = r53
             .list_tags_for_resource()
@@ -399,6 +402,7 @@ async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -
         let d = acm.describe_certificate().certificate_arn(arn).send().await.expect("cert");
         for o in d.certificate().map(|c| c.domain_validation_options()).unwrap_or_default() {
             let Some(rr) = o.resource_record() else { continue };
+            records_checked += 1;
             let name = if rr.name().ends_with('.') { rr.name().to_string() } else { format!("{}.", rr.name()) };
             if !names.contains(&(name.clone(), rr.r#type().as_str().to_string())) {
                 found.push(format!("certificate {arn}: validation record {name} {} missing", rr.r#type().as_str()));
@@ -410,7 +414,12 @@ async fn create_steps_done(env: &str, planned: &BTreeMap<String, Vec<String>>) -
     if have.len() != want_aliases {
         found.push(format!("{} KMS aliases of the env, {want_aliases} planned: {have:?}", have.len()));
     }
-    found
+    let checked = format!(
+        "{} security groups ({rules_checked} rules), {records_checked} validation records, {zones_checked} zone's tags, {} aliases",
+        groups.security_groups().len(),
+        have.len()
+    );
+    (found, checked)
 }
 
 /// The KMS aliases of `env` (`alias/platform-<env>-…`), with their target keys.
@@ -477,7 +486,7 @@ async fn apply_converges(
     if !differ.is_empty() {
         return Err(format!("AWS differs from the plan after {what}: {}", differ.join("; ")));
     }
-    let unfinished = create_steps_done(env, planned).await;
+    let (unfinished, _) = create_steps_done(env, planned).await;
     if !unfinished.is_empty() {
         return Err(format!("creates not finished after {what} (plan said no changes): {}", unfinished.join("; ")));
     }
@@ -548,6 +557,9 @@ async fn record(env: &str) -> (Vec<String>, Vec<String>, Duration, Duration) {
     assert_eq!(plan.status.code(), Some(0), "plan after a clean apply:\n{}", text(&plan));
     let (differ, _) = inventory::compare(&owned(env, &kinds).await, &planned);
     assert!(differ.is_empty(), "a clean apply differs from the plan: {differ:?}");
+    let (unfinished, checked) = create_steps_done(env, &planned).await;
+    assert!(unfinished.is_empty(), "a clean apply left creates unfinished: {unfinished:?}");
+    println!("steps of the creates checked after each apply: {checked}");
     let proxy = FaultProxy::holding(support::moto_endpoint(), None).await;
     let (code, destroy_time) = held_run(root, env, &["destroy", "--auto-approve"], &proxy).await;
     assert_eq!(code, Some(0), "the recorded destroy failed:\n{}", held_log(root));
