@@ -178,8 +178,14 @@ pub static TABLE: &[KindActions] = &[
     KindActions {
         kind: "ec2_security_group",
         read: &["ec2:DescribeSecurityGroups"],
-        // A new group's default allow-all egress rule is revoked right away.
-        create: &["ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:RevokeSecurityGroupEgress"],
+        // A new group's default allow-all egress rule is revoked right away (found by its rule
+        // id when an adopted group is finished).
+        create: &[
+            "ec2:CreateSecurityGroup",
+            "ec2:CreateTags",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:DescribeSecurityGroupRules",
+        ],
         update: &["ec2:CreateTags", "ec2:DeleteTags"],
         delete: &["ec2:DeleteSecurityGroup"],
         extras: &[],

@@ -35,7 +35,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 
-use super::MAX_ATTEMPTS;
+use super::{consistency, MAX_ATTEMPTS};
 use crate::engine::rate_limit::{is_throttling_code, ApiCall, RateLimiter};
 
 /// The environment variable of the latency test hook.
@@ -106,16 +106,20 @@ impl HttpConnector for LimitedConnector {
             let template = request.try_clone();
             let mut first = Some(request);
             let mut attempt = 1;
+            // Eventual-consistency refusals: since when, and how many.
+            let mut refused_since: Option<tokio::time::Instant> = None;
+            let mut refusals = 0;
             loop {
+                let service = call.service.clone();
                 let answer = limiter
                     .call(
                         &call,
-                        |r: &Result<(HttpResponse, bool), ConnectorError>| {
-                            matches!(r, Ok((_, true))) && template.is_some()
+                        |r: &Result<(HttpResponse, Answer), ConnectorError>| {
+                            matches!(r, Ok((_, a)) if a.throttled) && template.is_some()
                         },
                         |_| {
                             let req = first.take().or_else(|| template.as_ref().and_then(HttpRequest::try_clone));
-                            let inner = inner.clone();
+                            let (inner, service) = (inner.clone(), service.clone());
                             async move {
                                 let req = req.ok_or_else(|| {
                                     ConnectorError::other("the request body cannot be sent again".into(), None)
@@ -124,11 +128,29 @@ impl HttpConnector for LimitedConnector {
                                     tokio::time::sleep(d).await;
                                 }
                                 let resp = inner.call(req).await?;
-                                inspect(resp).await
+                                inspect(resp, &service).await
                             }
                         },
                     )
                     .await;
+                // A refusal that means "not yet" (`aws::consistency`): nothing was done, so the
+                // same request goes again after a pause, until the rule's window is over.
+                if let (Ok((_, a)), Some(_)) = (&answer, &template) {
+                    let rule = a.code.as_deref().and_then(|code| {
+                        consistency::transient(&call.service, &call.action, code, &a.message).map(|r| (r, code))
+                    });
+                    if let Some((rule, code)) = rule {
+                        let started = *refused_since.get_or_insert_with(tokio::time::Instant::now);
+                        let elapsed = started.elapsed();
+                        if elapsed < rule.window {
+                            refusals += 1;
+                            let pause = consistency::pause(refusals, rule.window - elapsed);
+                            let what = format!("{}: waiting for {} ({code})", call.action, rule.reason);
+                            limiter.wait_for_consistency(&call, &what, pause).await;
+                            continue;
+                        }
+                    }
+                }
                 let transient = is_transient(&answer);
                 if transient {
                     limiter.note_transient(&call.service);
@@ -143,11 +165,20 @@ impl HttpConnector for LimitedConnector {
     }
 }
 
+/// What the connector reads from an answer: whether it is throttling, and an error's code
+/// and message.
+#[derive(Debug, Default)]
+struct Answer {
+    throttled: bool,
+    code: Option<String>,
+    message: String,
+}
+
 /// A server error (5xx, not throttling) or a request that got no answer (connection lost or
 /// refused, timeout): the outcome is unknown, trying again may work.
-fn is_transient(answer: &Result<(HttpResponse, bool), ConnectorError>) -> bool {
+fn is_transient(answer: &Result<(HttpResponse, Answer), ConnectorError>) -> bool {
     match answer {
-        Ok((resp, throttled)) => !throttled && resp.status().is_server_error(),
+        Ok((resp, a)) => !a.throttled && resp.status().is_server_error(),
         // hyper's "connection closed before message completed" is classified `TransientError`.
         Err(e) => {
             e.is_io() || e.is_timeout() || e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError)
@@ -208,15 +239,16 @@ pub fn safe_to_repeat(req: &HttpRequest, call: &ApiCall) -> bool {
 /// Error bodies are small; anything bigger is not an AWS error document.
 const ERROR_BODY_MAX: usize = 256 * 1024;
 
-/// Is `resp` a throttling answer? Error bodies are read into memory to find the code, and put
-/// back so the SDK parses them as usual.
-async fn inspect(mut resp: HttpResponse) -> Result<(HttpResponse, bool), ConnectorError> {
+/// Read an answer: is it throttling, and an error's code and message. Error bodies are read
+/// into memory and put back so the SDK parses them as usual. A quota code that the SDKs count
+/// as throttling elsewhere is not throttling for `service` (`aws::consistency::is_quota`).
+async fn inspect(mut resp: HttpResponse, service: &str) -> Result<(HttpResponse, Answer), ConnectorError> {
     let status = resp.status().as_u16();
     if status < 400 {
-        return Ok((resp, false));
+        return Ok((resp, Answer::default()));
     }
     if status == 429 {
-        return Ok((resp, true));
+        return Ok((resp, Answer { throttled: true, ..Answer::default() }));
     }
     let header_code = resp.headers().get("x-amzn-errortype").map(|v| v.split(':').next().unwrap_or(v).to_string());
     let body = std::mem::replace(resp.body_mut(), SdkBody::taken());
@@ -224,9 +256,12 @@ async fn inspect(mut resp: HttpResponse) -> Result<(HttpResponse, bool), Connect
         Some(b) => b.to_vec(),
         None => ByteStream::new(body).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes().to_vec(),
     };
-    let code = header_code.or_else(|| error_code(&bytes[..bytes.len().min(ERROR_BODY_MAX)]));
+    let head = &bytes[..bytes.len().min(ERROR_BODY_MAX)];
+    let code = header_code.or_else(|| error_code(head));
+    let message = error_message(head).unwrap_or_default();
     *resp.body_mut() = SdkBody::from(bytes);
-    Ok((resp, code.as_deref().is_some_and(is_throttling_code)))
+    let throttled = code.as_deref().is_some_and(|c| is_throttling_code(c) && !consistency::is_quota(service, c));
+    Ok((resp, Answer { throttled, code, message }))
 }
 
 /// The error code in an AWS error body: `<Code>X</Code>` (XML protocols) or `"__type":
@@ -240,6 +275,17 @@ pub fn error_code(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let raw = v.get("__type").or_else(|| v.get("code")).or_else(|| v.get("Code"))?.as_str()?;
     Some(raw.rsplit('#').next().unwrap_or(raw).split(':').next().unwrap_or(raw).to_string())
+}
+
+/// The error message: `<Message>…</Message>` or `"message"` / `"Message"`.
+fn error_message(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if let Some(start) = text.find("<Message>") {
+        let rest = &text[start + "<Message>".len()..];
+        return rest.find("</Message>").map(|end| rest[..end].trim().to_string());
+    }
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(v.get("message").or_else(|| v.get("Message"))?.as_str()?.to_string())
 }
 
 /// Classify a request: service, API class (the token bucket), action, serialization key.
@@ -491,6 +537,79 @@ mod tests {
         assert!(resp.body().bytes().is_some_and(|b| String::from_utf8_lossy(b).contains("RequestLimitExceeded")));
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert_eq!(limiter.stats()["ec2"].throttled, 3);
+    }
+
+    /// A fake service refusing the first `refuse` requests with `code` (HTTP 400, EC2's XML),
+    /// then answering 200.
+    #[derive(Debug)]
+    struct NotYet {
+        seen: Arc<std::sync::atomic::AtomicU32>,
+        refuse: u32,
+        code: &'static str,
+    }
+
+    impl HttpConnector for NotYet {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            HttpConnectorFuture::ready(Ok(if n < self.refuse {
+                let body = format!(
+                    "<Response><Errors><Error><Code>{}</Code><Message>The subnet ID 'subnet-1' does not exist</Message></Error></Errors></Response>",
+                    self.code
+                );
+                HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))
+            } else {
+                HttpResponse::new(200.try_into().expect("status"), SdkBody::from("<ok/>"))
+            }))
+        }
+    }
+
+    fn not_yet(
+        refuse: u32,
+        code: &'static str,
+        body: &str,
+    ) -> (u16, u32, crate::engine::rate_limit::ApiStats, Duration) {
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let limiter = Arc::new(RateLimiter::unlimited(crate::engine::model::RetryPolicy::default()).with_seed(5));
+        let inner = SharedHttpConnector::new(NotYet { seen: seen.clone(), refuse, code });
+        let conn = LimitedConnector { inner, limiter: limiter.clone(), delay: None };
+        let (k, v) = auth("ec2");
+        let request = req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str())], body);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
+        rt.block_on(async {
+            let t0 = tokio::time::Instant::now();
+            let resp = conn.call(request).await.expect("answer");
+            let stats = limiter.stats().get("ec2").copied().unwrap_or_default();
+            (resp.status().as_u16(), seen.load(std::sync::atomic::Ordering::SeqCst), stats, t0.elapsed())
+        })
+    }
+
+    #[test]
+    fn a_refusal_that_means_not_yet_is_sent_again_within_its_window_and_counted() {
+        // ModifySubnetAttribute right after CreateSubnet: InvalidSubnetID.NotFound for a while.
+        let (status, seen, stats, took) =
+            not_yet(3, "InvalidSubnetID.NotFound", "Action=ModifySubnetAttribute&SubnetId=subnet-1");
+        assert_eq!((status, seen), (200, 4), "three refusals, then success");
+        assert_eq!(stats.consistency_waits, 3);
+        assert_eq!(took, Duration::from_secs(1 + 2 + 4), "1 s doubling");
+        assert_eq!(stats.consistency_waited, took);
+    }
+
+    #[test]
+    fn the_window_ends_and_the_refusal_reaches_the_sdk() {
+        // Refused for ever: sent again for the rule's 5 minutes, then the refusal is the answer.
+        let (status, seen, stats, took) =
+            not_yet(10_000, "InvalidSubnetID.NotFound", "Action=ModifySubnetAttribute&SubnetId=subnet-1");
+        assert_eq!(status, 400);
+        assert_eq!(took, Duration::from_secs(300), "exactly the window");
+        assert_eq!(u64::from(seen), stats.consistency_waits + 1);
+    }
+
+    #[test]
+    fn the_same_code_on_another_call_is_an_answer_at_once() {
+        // DescribeSubnets of a subnet that does not exist: refresh must learn it is gone.
+        let (status, seen, stats, took) =
+            not_yet(3, "InvalidSubnetID.NotFound", "Action=DescribeSubnets&SubnetId.1=subnet-1");
+        assert_eq!((status, seen, stats.consistency_waits, took), (400, 1, 0, Duration::ZERO));
     }
 
     /// A fake service answering 500 to the first `fail` requests, then 200.

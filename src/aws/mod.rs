@@ -14,6 +14,7 @@
 
 pub mod acm;
 pub mod catalog;
+pub mod consistency;
 pub mod ec2;
 pub mod ecr;
 pub mod eks;

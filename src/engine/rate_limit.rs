@@ -95,6 +95,12 @@ pub struct ApiStats {
     /// Total time calls waited for a token of this service's buckets.
     #[serde(serialize_with = "secs")]
     pub waited: Duration,
+    /// Refusals that meant "not yet" (eventual consistency: a role seconds old, a network
+    /// interface still attached), each followed by a wait and the call sent again.
+    pub consistency_waits: u64,
+    /// Total time spent in those waits.
+    #[serde(serialize_with = "secs")]
+    pub consistency_waited: Duration,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -232,6 +238,17 @@ impl RateLimiter {
         let pause = self.retry.backoff(attempt, jitter);
         without_slot(&format!("{} to be retried after {why}", call.action), tokio::time::sleep(pause)).await;
         self.note(&call.service, |s| s.retries += 1);
+    }
+
+    /// Sleep out `pause` (without the operation's slot, shown as `what`) before sending `call`
+    /// again after a refusal that means "not yet", and count it. The caller decides which
+    /// refusals those are (`aws::consistency`).
+    pub async fn wait_for_consistency(&self, call: &ApiCall, what: &str, pause: Duration) {
+        without_slot(what, tokio::time::sleep(pause)).await;
+        self.note(&call.service, |s| {
+            s.consistency_waits += 1;
+            s.consistency_waited += pause;
+        });
     }
 
     fn bucket(&self, call: &ApiCall) -> Option<&Arc<Bucket>> {

@@ -118,6 +118,14 @@ impl RunSummary<'_> {
                     if s.waited >= Duration::from_millis(100) {
                         let _ = write!(t, " [{} waiting for the rate limit]", human(s.waited));
                     }
+                    if s.consistency_waits > 0 {
+                        let _ = write!(
+                            t,
+                            " [{} waiting for eventual consistency, {} times]",
+                            human(s.consistency_waited),
+                            s.consistency_waits
+                        );
+                    }
                     t
                 })
                 .collect();
@@ -221,7 +229,14 @@ mod tests {
         let mut api = BTreeMap::new();
         api.insert(
             "ec2".to_string(),
-            ApiStats { calls: 42, throttled: 2, transient: 0, retries: 2, waited: Duration::from_secs(3) },
+            ApiStats {
+                calls: 42,
+                throttled: 2,
+                transient: 0,
+                retries: 2,
+                waited: Duration::from_secs(3),
+                ..ApiStats::default()
+            },
         );
         let cp = CriticalPath {
             total: Duration::from_secs(107),

@@ -289,13 +289,11 @@ impl ResourceKind for Certificate {
             }
             self.dns.change(cx, zone, changes).await?;
         }
-        let what = format!("certificate {} to be released by its load balancers", prior.id);
-        shared::retry_on_codes(cx, &what, &["ResourceInUseException"], || async {
-            not_found_as_none(
-                self.client.delete_certificate().certificate_arn(&prior.id).send().await.or_aws("DeleteCertificate"),
-            )
-        })
-        .await?;
+        // Still held by a listener being deleted (ResourceInUseException): waited out by the
+        // connector (`aws::consistency`).
+        not_found_as_none(
+            self.client.delete_certificate().certificate_arn(&prior.id).send().await.or_aws("DeleteCertificate"),
+        )?;
         Ok(())
     }
 

@@ -168,14 +168,12 @@ impl ResourceKind for ImportedCertificate {
         self.read_with_key(cx, &prior.id, spec).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("certificate {} to be released by its load balancers", prior.id);
-        shared::retry_on_codes(cx, &what, &["ResourceInUseException"], || async {
-            not_found_as_none(
-                self.client.delete_certificate().certificate_arn(&prior.id).send().await.or_aws("DeleteCertificate"),
-            )
-        })
-        .await?;
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // Still held by a listener being deleted (ResourceInUseException): waited out by the
+        // connector (`aws::consistency`).
+        not_found_as_none(
+            self.client.delete_certificate().certificate_arn(&prior.id).send().await.or_aws("DeleteCertificate"),
+        )?;
         Ok(())
     }
 

@@ -239,38 +239,6 @@ pub async fn read_back<K: ResourceKind + ?Sized>(kind: &K, cx: &Cx, id: &str) ->
     .await
 }
 
-/// Delete-time dependency errors (`DependencyViolation` while a NAT gateway's network interface
-/// is still being released, …) clear up by themselves within minutes.
-pub const DEPENDENCY_CODES: &[&str] = &["DependencyViolation"];
-const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(300);
-const DEPENDENCY_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Run `op`; while it fails with one of `codes`, wait (without holding an engine slot) and try
-/// again, for at most five minutes. After that the last error is returned as is, so the user
-/// sees AWS's reason rather than a bare timeout.
-pub async fn retry_on_codes<T, F, Fut>(cx: &Cx, what: &str, codes: &[&str], mut op: F) -> Result<T, ResourceError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ResourceError>>,
-{
-    let deadline = tokio::time::Instant::now() + DEPENDENCY_TIMEOUT;
-    loop {
-        match op().await {
-            Err(e)
-                if e.code().is_some_and(|c| codes.contains(&c))
-                    && tokio::time::Instant::now() + DEPENDENCY_INTERVAL <= deadline =>
-            {
-                cx.wait_for(what, async {
-                    tokio::time::sleep(DEPENDENCY_INTERVAL).await;
-                    Ok(())
-                })
-                .await?;
-            }
-            r => return r,
-        }
-    }
-}
-
 /// A delete call where "already gone" is success.
 pub async fn delete_ok_if_gone<T>(r: impl Future<Output = Result<T, ResourceError>>) -> Result<(), ResourceError> {
     not_found_as_none(r.await).map(|_| ())

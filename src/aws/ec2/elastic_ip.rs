@@ -13,10 +13,6 @@ use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::SdkResultExt;
 use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
-/// Releasing fails while the address is still associated (e.g. with a NAT gateway that is
-/// going away): these clear up by themselves.
-const RELEASE_RETRY_CODES: &[&str] = &["InvalidIPAddress.InUse", "DependencyViolation"];
-
 pub struct ElasticIp {
     client: Client,
     schema: Schema,
@@ -92,12 +88,11 @@ impl ResourceKind for ElasticIp {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("Elastic IP {} to be released by its user", prior.id);
-        common::retry_on_codes(cx, &what, RELEASE_RETRY_CODES, || {
-            common::delete_ok_if_gone(async {
-                self.client.release_address().allocation_id(&prior.id).send().await.or_aws("ReleaseAddress")
-            })
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // Still in use by a NAT gateway being deleted: waited out by the connector
+        // (`aws::consistency`).
+        common::delete_ok_if_gone(async {
+            self.client.release_address().allocation_id(&prior.id).send().await.or_aws("ReleaseAddress")
         })
         .await
     }

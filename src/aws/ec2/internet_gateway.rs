@@ -12,10 +12,6 @@ use super::common::{self, found, put_str, tags_attr, Client, Describe, Found};
 use crate::aws::error::{not_found_as_none, SdkResultExt};
 use crate::resource::{AttrSchema, AttrType, Attrs, Cx, Observed, ResourceError, ResourceKind, Schema, Spec};
 
-/// Detaching fails with `DependencyViolation` while the VPC still has public addresses mapped
-/// (a NAT gateway's EIP being released): worth retrying for a while.
-const DETACH_RETRY_CODES: &[&str] = &["DependencyViolation"];
-
 pub struct InternetGateway {
     client: Client,
     schema: Schema,
@@ -53,9 +49,10 @@ impl InternetGateway {
         }
     }
 
-    async fn detach(&self, cx: &Cx, id: &str, vpc_id: &str) -> Result<(), ResourceError> {
-        let what = format!("internet gateway {id} to detach from {vpc_id}");
-        common::retry_on_codes(cx, &what, DETACH_RETRY_CODES, || async {
+    async fn detach(&self, id: &str, vpc_id: &str) -> Result<(), ResourceError> {
+        // DependencyViolation while addresses are still mapped is waited out by the connector
+        // (`aws::consistency`).
+        {
             let r = self
                 .client
                 .detach_internet_gateway()
@@ -69,8 +66,7 @@ impl InternetGateway {
                 Err(e) if e.code() == Some("Gateway.NotAttached") => Ok(()),
                 r => not_found_as_none(r).map(|_| ()),
             }
-        })
-        .await
+        }
     }
 
     async fn attached_vpc(&self, id: &str) -> Result<Option<String>, ResourceError> {
@@ -153,7 +149,7 @@ impl ResourceKind for InternetGateway {
         if let Some(want) = spec.str("vpc_id") {
             if current != Some(want) {
                 if let Some(old) = current {
-                    self.detach(cx, &prior.id, old).await?;
+                    self.detach(&prior.id, old).await?;
                 }
                 self.attach(&prior.id, want).await?;
             }
@@ -162,10 +158,10 @@ impl ResourceKind for InternetGateway {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         // Detach from whatever AWS says it is attached to now, not what state remembers.
         if let Some(vpc_id) = self.attached_vpc(&prior.id).await? {
-            self.detach(cx, &prior.id, &vpc_id).await?;
+            self.detach(&prior.id, &vpc_id).await?;
         }
         common::delete_ok_if_gone(async {
             self.client

@@ -92,12 +92,11 @@ impl ResourceKind for RouteTable {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("route table {} associations to go away", prior.id);
-        common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
-            common::delete_ok_if_gone(async {
-                self.client.delete_route_table().route_table_id(&prior.id).send().await.or_aws("DeleteRouteTable")
-            })
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // DependencyViolation while associations go away: waited out by the connector
+        // (`aws::consistency`).
+        common::delete_ok_if_gone(async {
+            self.client.delete_route_table().route_table_id(&prior.id).send().await.or_aws("DeleteRouteTable")
         })
         .await
     }

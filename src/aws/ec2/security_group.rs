@@ -151,9 +151,9 @@ impl ResourceKind for SecurityGroup {
             Err(e) => return Err(e),
         };
         // Also on adoption: the crash may have come between create and revoke. Right after
-        // CreateSecurityGroup the group may not be visible yet (eventual consistency).
-        let what = format!("security group {id} to become visible");
-        common::retry_on_codes(cx, &what, &["InvalidGroup.NotFound"], || self.revoke_default_egress(&id)).await?;
+        // CreateSecurityGroup the group may not be visible yet: InvalidGroup.NotFound, waited
+        // out by the connector (`aws::consistency`).
+        self.revoke_default_egress(&id).await?;
         common::read_back(self, cx, &id).await
     }
 
@@ -208,12 +208,11 @@ impl ResourceKind for SecurityGroup {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("security group {} to be released by its network interfaces", prior.id);
-        common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
-            common::delete_ok_if_gone(async {
-                self.client.delete_security_group().group_id(&prior.id).send().await.or_aws("DeleteSecurityGroup")
-            })
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // Network interfaces still using it (DependencyViolation, InvalidGroup.InUse): waited
+        // out by the connector (`aws::consistency`).
+        common::delete_ok_if_gone(async {
+            self.client.delete_security_group().group_id(&prior.id).send().await.or_aws("DeleteSecurityGroup")
         })
         .await
     }

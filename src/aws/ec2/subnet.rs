@@ -131,14 +131,12 @@ impl ResourceKind for Subnet {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         // Network interfaces of a just-deleted NAT gateway or load balancer keep the subnet
-        // busy for a few minutes.
-        let what = format!("subnet {} dependencies to go away", prior.id);
-        common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
-            common::delete_ok_if_gone(async {
-                self.client.delete_subnet().subnet_id(&prior.id).send().await.or_aws("DeleteSubnet")
-            })
+        // busy for a few minutes: DependencyViolation, waited out by the connector
+        // (`aws::consistency`).
+        common::delete_ok_if_gone(async {
+            self.client.delete_subnet().subnet_id(&prior.id).send().await.or_aws("DeleteSubnet")
         })
         .await
     }

@@ -254,14 +254,11 @@ impl ResourceKind for Vpc {
         common::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("VPC {} dependencies to go away", prior.id);
-        common::retry_on_codes(cx, &what, common::DEPENDENCY_CODES, || {
-            common::delete_ok_if_gone(async {
-                self.client.delete_vpc().vpc_id(&prior.id).send().await.or_aws("DeleteVpc")
-            })
-        })
-        .await
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // DependencyViolation while its last network interfaces go: waited out by the
+        // connector (`aws::consistency`).
+        common::delete_ok_if_gone(async { self.client.delete_vpc().vpc_id(&prior.id).send().await.or_aws("DeleteVpc") })
+            .await
     }
 
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {

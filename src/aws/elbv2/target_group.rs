@@ -232,14 +232,12 @@ impl ResourceKind for TargetGroup {
         shared::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
-        let what = format!("target group {} to be released by its listeners", prior.id);
-        shared::retry_on_codes(cx, &what, &["ResourceInUse"], || async {
-            not_found_as_none(
-                self.client.delete_target_group().target_group_arn(&prior.id).send().await.or_aws("DeleteTargetGroup"),
-            )
-        })
-        .await?;
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+        // Still used by a listener being deleted (ResourceInUse): waited out by the connector
+        // (`aws::consistency`).
+        not_found_as_none(
+            self.client.delete_target_group().target_group_arn(&prior.id).send().await.or_aws("DeleteTargetGroup"),
+        )?;
         Ok(())
     }
 

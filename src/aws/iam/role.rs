@@ -31,8 +31,6 @@ use crate::resource::{
 /// IAM's bounds for MaxSessionDuration, in seconds.
 const SESSION_MIN: i64 = 3600;
 const SESSION_MAX: i64 = 43200;
-/// After policies are removed, DeleteRole can still see them for a moment.
-const DELETE_CONFLICT: &[&str] = &["DeleteConflict"];
 
 pub struct Role {
     client: Client,
@@ -372,15 +370,13 @@ impl ResourceKind for Role {
         shared::read_back(self, cx, &prior.id).await
     }
 
-    async fn delete(&self, cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
+    async fn delete(&self, _cx: &Cx, prior: &Observed) -> Result<(), ResourceError> {
         if !self.strip(&prior.id).await? {
             return Ok(());
         }
-        let what = format!("IAM role {} to be free of its policies", prior.id);
-        shared::retry_on_codes(cx, &what, DELETE_CONFLICT, || async {
-            not_found_as_none(self.client.delete_role().role_name(&prior.id).send().await.or_aws("DeleteRole"))
-        })
-        .await?;
+        // DeleteConflict while a detach has not propagated: waited out by the connector
+        // (`aws::consistency`).
+        not_found_as_none(self.client.delete_role().role_name(&prior.id).send().await.or_aws("DeleteRole"))?;
         Ok(())
     }
 

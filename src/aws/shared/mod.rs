@@ -26,7 +26,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
 
 use self::tags::Split;
-pub use crate::aws::ec2::common::{put_str, read_back, required, retry_on_codes, tags_attr};
+pub use crate::aws::ec2::common::{put_str, read_back, required, tags_attr};
 use crate::resource::{AttrSchema, AttrType, Cx, Observed, Owner, ResourceError, Spec, Value};
 
 /// Per-id reads in flight at once during a refresh. IAM and KMS throttle early (IAM: ~20
