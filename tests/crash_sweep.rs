@@ -11,12 +11,12 @@
 //! - **delete answer lost** (`after`, in a destroy): the delete is done, its answer lost.
 //!
 //! The points are derived from a clean run recorded through the proxy (every mutating request
-//! in arrival order; runs use `--parallelism 1`, so the order is the same from run to run): a
-//! call that starts a resource's create is an `after` point, each following step of that create
-//! (approximated as the next mutating calls up to the next create, see [`group`]) a `before`
-//! point, and each delete call of the clean destroy an `after` delete point. A point names its
-//! request by `service:Action` and occurrence (`ec2:CreateRoute#2`), so it does not depend on
-//! the other points.
+//! in arrival order; runs use `--parallelism 1`): a call that starts a resource's create is an
+//! `after` point, each step of a create (matched to its create by action, see [`step_of`]) a
+//! `before` point, and each delete call of the clean destroy an `after` delete point. A point
+//! names its request by `service:Action` and occurrence (`ec2:CreateRoute#2`), not by position:
+//! the order of calls of different resources varies a little from run to run even at
+//! parallelism 1, the calls of one action keep theirs.
 //!
 //! After the kill, without faults (directly against moto): `apply --auto-approve` (it takes the
 //! killed run's lock over once its 2 s lease has run out), `plan --detailed-exitcode` must exit
@@ -30,8 +30,9 @@
 //! (`<env>.platform.example.com.`) derive from the environment.
 //!
 //! By default (CI) a sample of points chosen to cover the crash windows issue 12 found runs;
-//! `KPROV_SWEEP=full` runs every point (`scripts/sweep.sh`), `KPROV_SWEEP=record` only prints
-//! the recorded sequences and the derived points. The table (point, result, seconds) is printed
+//! `KPROV_SWEEP=full` runs the first point of each action (every kind's create answer lost,
+//! each kind of step, every kind's delete answer lost: `scripts/sweep.sh`), `KPROV_SWEEP=all`
+//! every recorded call, `KPROV_SWEEP=record` only prints the recorded calls and the points. The table (point, result, seconds) is printed
 //! and, with `KPROV_SWEEP_TABLE=PATH`, written as Markdown. The test fails if any point fails.
 
 #[path = "support/fault_proxy.rs"]
