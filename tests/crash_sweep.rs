@@ -15,8 +15,8 @@
 //! `after` point, each step of a create (matched to its create by action, see [`step_of`]) a
 //! `before` point, and each delete call of the clean destroy an `after` delete point. A point
 //! names its request by `service:Action` and occurrence (`ec2:CreateRoute#2`), not by position:
-//! the order of calls of different resources varies a little from run to run even at
-//! parallelism 1, the calls of one action keep theirs.
+//! the order of calls varies a little from run to run even at parallelism 1, so `#n` is the
+//! same kind of window every time, though not always the same resource of that kind.
 //!
 //! After the kill, without faults (directly against moto): `apply --auto-approve` (it takes the
 //! killed run's lock over once its 2 s lease has run out), `plan --detailed-exitcode` must exit
