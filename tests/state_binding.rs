@@ -6,7 +6,6 @@
 //! (`support/fault_proxy.rs`, no faults): it records every request kprov sends. AWS itself is
 //! checked through the SDK, never through kprov's state.
 
-#[allow(dead_code)]
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
 mod state_common;

@@ -15,6 +15,24 @@
 //!
 //! Every connection carries one request (`Connection: close` both ways), which is how moto
 //! behaves anyway. What was injected is counted per kind ([`FaultProxy::counts`]).
+//!
+//! Besides random faults, the proxy has two deterministic modes for the crash-point sweep
+//! (`tests/crash_sweep.rs`):
+//! - **record**: every mutating request (anything that is not a read: see [`is_mutating`]) is
+//!   logged in arrival order as `service:Action` ([`FaultProxy::mutations`]), so a clean run
+//!   lists the steps a crash can fall between;
+//! - **hold** ([`Hold`]): the n-th request of one `service:Action`, or the n-th mutating request
+//!   overall, is either forwarded and then never answered ([`When::After`]: the work is done, the
+//!   answer is lost) or never forwarded ([`When::Before`]: the run dies between the previous step
+//!   and this one). The proxy then signals the test ([`FaultProxy::held`]), which kills the
+//!   client; the held connection is kept open until the client is gone, so the client can never
+//!   see an answer or an error for it.
+//!
+//! REST APIs (Route 53, EKS) carry their operation in the method and path: [`rest_operation`]
+//! names the ones kprov uses (`CreateHostedZone`, `AssociateAccessPolicy`, …) so that holds
+//! and logs read like the query and JSON protocols' `Action`s.
+
+#![allow(dead_code)] // each test binary that includes this file uses part of it
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -24,6 +42,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 /// The environment variable that fixes the seed.
 pub const SEED_ENV: &str = "KPROV_CHAOS_SEED";
@@ -46,6 +65,31 @@ pub struct FaultConfig {
     /// Probability of added latency, and its maximum (uniform in 0..max).
     pub latency: f64,
     pub latency_max: Duration,
+    /// A request to hold (no other faults apply to it).
+    pub hold: Option<Hold>,
+}
+
+/// When a held request stops: before moto sees it, or after moto answered (the answer lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Before,
+    After,
+}
+
+/// Which request to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The `n`-th (from 1) request of `key` (`service:Action`).
+    Action { key: String, n: u64 },
+    /// The `n`-th (from 1) mutating request overall.
+    Mutating(u64),
+}
+
+/// A deterministic crash point: hold one request, [`When::Before`] or [`When::After`] moto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub when: When,
+    pub target: Target,
 }
 
 impl FaultConfig {
@@ -62,6 +106,7 @@ impl FaultConfig {
             drop_after: 0.0,
             latency: 0.0,
             latency_max: Duration::ZERO,
+            hold: None,
         }
     }
 }
@@ -90,6 +135,8 @@ pub struct FaultProxy {
     counters: Arc<Counters>,
     /// (service, action) → requests seen, and the mutating actions that got an after-fault.
     log: Arc<Mutex<Log>>,
+    /// Becomes `true` once the hold point is reached.
+    held: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -97,6 +144,19 @@ pub struct FaultProxy {
 struct Log {
     seen: BTreeMap<String, u64>,
     after_faults: BTreeMap<String, u64>,
+    /// Mutating requests in arrival order (`service:Action`).
+    mutations: Vec<String>,
+    /// Whether the hold already fired (it fires once).
+    hold_fired: bool,
+}
+
+/// What `serve` shares between connections.
+struct Shared {
+    counters: Arc<Counters>,
+    log: Arc<Mutex<Log>>,
+    cfg: FaultConfig,
+    upstream: String,
+    held: watch::Sender<bool>,
 }
 
 impl FaultProxy {
@@ -107,18 +167,44 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
         let counters = Arc::new(Counters::default());
         let log = Arc::new(Mutex::new(Log::default()));
-        let (c, l, cfg) = (counters.clone(), log.clone(), Arc::new(config));
+        let (held_tx, held) = watch::channel(false);
+        let shared =
+            Arc::new(Shared { counters: counters.clone(), log: log.clone(), cfg: config, upstream, held: held_tx });
         let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
-                let (c, l, cfg, up) = (c.clone(), l.clone(), cfg.clone(), upstream.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    if serve(sock, &up, &cfg, &c, &l).await.is_err() {
-                        c.proxy_errors.fetch_add(1, Ordering::Relaxed);
+                    if serve(sock, &shared).await.is_err() {
+                        shared.counters.proxy_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
         });
-        FaultProxy { endpoint, counters, log, task }
+        FaultProxy { endpoint, counters, log, held, task }
+    }
+
+    /// A proxy without random faults that holds `hold` (if any) and records mutations.
+    pub async fn holding(upstream: &str, hold: Option<Hold>) -> FaultProxy {
+        let mut cfg = FaultConfig::from_env();
+        cfg.hold = hold;
+        FaultProxy::start(upstream, cfg).await
+    }
+
+    /// Wait until the hold point is reached (returns at once if it was).
+    pub async fn held(&self) {
+        let mut rx = self.held.clone();
+        // An error means the proxy is gone: then it will never be reached.
+        let _ = rx.wait_for(|h| *h).await;
+    }
+
+    /// Whether the hold point has been reached.
+    pub fn is_held(&self) -> bool {
+        *self.held.borrow()
+    }
+
+    /// The mutating requests seen so far, in arrival order, as `service:Action`.
+    pub fn mutations(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.mutations.clone()).unwrap_or_default()
     }
 
     /// The URL to give the client (`AWS_ENDPOINT_URL`).
@@ -143,7 +229,6 @@ impl FaultProxy {
     }
 
     /// Every request seen, as `service:Action` → count.
-    #[allow(dead_code)] // used by state_binding.rs, not by every binary that includes this file
     pub fn seen(&self) -> BTreeMap<String, u64> {
         self.log.lock().map(|l| l.seen.clone()).unwrap_or_default()
     }
@@ -231,9 +316,17 @@ impl Request {
         let mut parts = self.lines[0].split(' ');
         let method = parts.next().unwrap_or("");
         let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
-        // Ids in REST paths would make every request its own action: keep the first segment.
-        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        format!("{method} /{first}")
+        rest_operation(method, path)
+    }
+
+    /// Whether the request changes something: a REST call that is not a GET or HEAD, or an
+    /// `Action` that is not a read by its name.
+    fn is_mutating(&self, action: &str) -> bool {
+        // REST reads are GETs, but some POSTs read too (Route 53's ListTagsForResources): the
+        // operation name decides, and an unnamed REST pattern by its method.
+        const READS: &[&str] =
+            &["Describe", "Get", "List", "Search", "Lookup", "Check", "Validate", "Simulate", "GET ", "HEAD "];
+        !READS.iter().any(|r| action.starts_with(r))
     }
 
     fn protocol(&self, service: &str) -> Protocol {
@@ -255,6 +348,88 @@ impl Request {
     }
 }
 
+/// The operation of a REST request (Route 53, EKS), by method and path pattern: ids in the path
+/// become `*`, and the patterns kprov uses are named as the API reference names them
+/// (`POST /2013-04-01/hostedzone/*/rrset` → `ChangeResourceRecordSets`). Unknown patterns are
+/// returned as `METHOD /pattern`, still without ids, so that each is one action.
+fn rest_operation(method: &str, path: &str) -> String {
+    /// Path segments that are names, not ids.
+    const WORDS: &[&str] = &[
+        "2013-04-01",
+        "hostedzone",
+        "hostedzones",
+        "hostedzonesbyname",
+        "hostedzonecount",
+        "rrset",
+        "tags",
+        "change",
+        "delegationset",
+        "healthcheck",
+        "dnssec",
+        "associatevpc",
+        "disassociatevpc",
+        "clusters",
+        "node-groups",
+        "addons",
+        "access-entries",
+        "access-policies",
+        "pod-identity-associations",
+        "identity-provider-configs",
+        "update-config",
+        "updates",
+        "associate",
+        "disassociate",
+        "supported-versions",
+        "cluster-versions",
+    ];
+    let pattern: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| if WORDS.contains(&s) { s } else { "*" })
+        .collect();
+    let pattern = pattern.join("/");
+    let named = match (method, pattern.as_str()) {
+        ("POST", "2013-04-01/hostedzone") => "CreateHostedZone",
+        ("DELETE", "2013-04-01/hostedzone/*") => "DeleteHostedZone",
+        ("POST", "2013-04-01/hostedzone/*") => "UpdateHostedZoneComment",
+        ("POST", "2013-04-01/hostedzone/*/rrset") => "ChangeResourceRecordSets",
+        ("POST", "2013-04-01/tags/hostedzone/*") => "ChangeTagsForResource",
+        ("GET", "2013-04-01/tags/hostedzone/*") => "ListTagsForResource",
+        ("POST", "2013-04-01/tags/hostedzone") => "ListTagsForResources",
+        ("GET", "2013-04-01/hostedzone") => "ListHostedZones",
+        ("GET", "2013-04-01/hostedzonesbyname") => "ListHostedZonesByName",
+        ("GET", "2013-04-01/hostedzone/*") => "GetHostedZone",
+        ("GET", "2013-04-01/hostedzone/*/rrset") => "ListResourceRecordSets",
+        ("GET", "2013-04-01/change/*") => "GetChange",
+        ("POST", "clusters") => "CreateCluster",
+        ("DELETE", "clusters/*") => "DeleteCluster",
+        ("GET", "clusters/*") => "DescribeCluster",
+        ("GET", "clusters") => "ListClusters",
+        ("POST", "clusters/*/update-config") => "UpdateClusterConfig",
+        ("POST", "clusters/*/updates") => "UpdateClusterVersion",
+        ("POST", "clusters/*/node-groups") => "CreateNodegroup",
+        ("DELETE", "clusters/*/node-groups/*") => "DeleteNodegroup",
+        ("POST", "clusters/*/node-groups/*/update-config") => "UpdateNodegroupConfig",
+        ("POST", "clusters/*/node-groups/*/update-version") => "UpdateNodegroupVersion",
+        ("POST", "clusters/*/addons") => "CreateAddon",
+        ("DELETE", "clusters/*/addons/*") => "DeleteAddon",
+        ("POST", "clusters/*/addons/*/update") => "UpdateAddon",
+        ("POST", "clusters/*/access-entries") => "CreateAccessEntry",
+        ("DELETE", "clusters/*/access-entries/*") => "DeleteAccessEntry",
+        ("POST", "clusters/*/access-entries/*") => "UpdateAccessEntry",
+        ("POST", "clusters/*/access-entries/*/access-policies") => "AssociateAccessPolicy",
+        ("DELETE", "clusters/*/access-entries/*/access-policies/*") => "DisassociateAccessPolicy",
+        ("POST", "clusters/*/pod-identity-associations") => "CreatePodIdentityAssociation",
+        ("DELETE", "clusters/*/pod-identity-associations/*") => "DeletePodIdentityAssociation",
+        ("POST", "clusters/*/pod-identity-associations/*") => "UpdatePodIdentityAssociation",
+        ("POST", "tags/*") => "TagResource",
+        ("DELETE", "tags/*") => "UntagResource",
+        _ => return format!("{method} /{pattern}"),
+    };
+    named.to_string()
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Protocol {
     Ec2Query,
@@ -271,18 +446,51 @@ enum Protocol {
 
 type Io = std::io::Result<()>;
 
-async fn serve(sock: TcpStream, upstream: &str, cfg: &FaultConfig, c: &Counters, log: &Mutex<Log>) -> Io {
+async fn serve(sock: TcpStream, sh: &Shared) -> Io {
+    let (c, cfg, upstream) = (&*sh.counters, &sh.cfg, sh.upstream.as_str());
     let mut client = BufReader::new(sock);
     let Some(req) = read_request(&mut client).await? else { return Ok(()) };
     c.requests.fetch_add(1, Ordering::Relaxed);
     let service = req.service();
-    let key = format!("{service}:{}", req.action());
-    let n = {
-        let mut l = log.lock().expect("proxy log");
-        let n = l.seen.entry(key.clone()).or_default();
-        *n += 1;
-        *n
+    let action = req.action();
+    let key = format!("{service}:{action}");
+    let mutating = req.is_mutating(&action);
+    let (n, hold) = {
+        let mut l = sh.log.lock().expect("proxy log");
+        let n = {
+            let n = l.seen.entry(key.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if mutating {
+            l.mutations.push(key.clone());
+        }
+        let m = l.mutations.len() as u64;
+        let hit = cfg.hold.as_ref().filter(|h| match &h.target {
+            Target::Action { key: k, n: want } => *k == key && *want == n,
+            Target::Mutating(want) => mutating && *want == m,
+        });
+        let hold = match hit {
+            Some(h) if !l.hold_fired => {
+                l.hold_fired = true;
+                Some(h.when)
+            }
+            _ => None,
+        };
+        (n, hold)
     };
+    if let Some(when) = hold {
+        if when == When::After {
+            forward(upstream, &req).await?;
+            c.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = sh.held.send(true);
+        // Never answer: keep the connection until the client (killed by the test) closes it.
+        let mut sock = client.into_inner();
+        let mut sink = [0u8; 512];
+        while sock.read(&mut sink).await.is_ok_and(|k| k > 0) {}
+        return Ok(());
+    }
     let (fate, delay) = decide(cfg, &key, n);
     if let Some(d) = delay {
         c.delayed.fetch_add(1, Ordering::Relaxed);
@@ -309,7 +517,7 @@ async fn serve(sock: TcpStream, upstream: &str, cfg: &FaultConfig, c: &Counters,
     c.forwarded.fetch_add(1, Ordering::Relaxed);
     match fate {
         Fate::ErrorAfter | Fate::DropAfter => {
-            if let Ok(mut l) = log.lock() {
+            if let Ok(mut l) = sh.log.lock() {
                 *l.after_faults.entry(key).or_default() += 1;
             }
             if fate == Fate::ErrorAfter {
@@ -496,5 +704,17 @@ mod tests {
         assert_eq!(a, b);
         let throttled = a.iter().filter(|(f, _)| *f == Fate::Throttle).count();
         assert!((20..60).contains(&throttled), "{throttled} of 199 at 20%");
+    }
+
+    #[test]
+    fn rest_paths_are_named_without_their_ids() {
+        assert_eq!(rest_operation("POST", "/2013-04-01/hostedzone"), "CreateHostedZone");
+        assert_eq!(rest_operation("POST", "/2013-04-01/hostedzone/Z123/rrset/"), "ChangeResourceRecordSets");
+        assert_eq!(rest_operation("POST", "/2013-04-01/tags/hostedzone/Z123"), "ChangeTagsForResource");
+        assert_eq!(
+            rest_operation("POST", "/clusters/c/access-entries/arn%3Aaws%3Aiam/access-policies"),
+            "AssociateAccessPolicy"
+        );
+        assert_eq!(rest_operation("PUT", "/clusters/c/unknown-thing"), "PUT /clusters/*/*");
     }
 }
