@@ -16,27 +16,9 @@ mode="${1:-full}"
 port="${KPROV_SWEEP_PORT:-5171}"
 test_name=every_crash_point_converges_with_exactly_the_plan_and_destroy_leaves_nothing
 
-# Build first, then run a private copy of the kprov binary: a long sweep must not pick up a
-# binary rebuilt meanwhile in a shared target directory.
-exe="$(cargo test --locked --no-run --test crash_sweep --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "crash_sweep" and m.get("executable"):
-        print(m["executable"])')"
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-work="$(mktemp -d)"
-cp "$target/debug/kprov" "$work/kprov"
-export KPROV_BIN="$work/kprov"
-
-scripts/moto.sh install
-scripts/moto.sh start "$port" >/dev/null
-trap 'scripts/moto.sh stop "$port"; rm -rf "$work"' EXIT
-export KPROV_MOTO_ENDPOINT="http://127.0.0.1:$port"
-# No real AWS credentials, ever.
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
-export AWS_EC2_METADATA_DISABLED=true
-unset AWS_PROFILE AWS_DEFAULT_PROFILE
+# shellcheck source=scripts/lib/private-run.sh
+. scripts/lib/private-run.sh
+private_run crash_sweep "$port"
 export KPROV_SWEEP="$mode"
 export KPROV_SWEEP_TABLE="${KPROV_SWEEP_TABLE:-$work/table.md}"
 start=$(date +%s)

@@ -204,7 +204,9 @@ async fn migrate_local_to_s3_and_back_round_trips_exactly() {
     assert_eq!(std::fs::read_to_string(&local).unwrap(), original, "local → S3 → local is exact");
 
     // Migrating onto a different stack's state is refused, and nothing is written.
-    let other = tiny_plans("migrate", REGION, false, "");
+    // (Its resources in another region: in this one, the first stack's resources would make
+    // its apply refuse, as a lost state.)
+    let other = tiny_plans("migrate", "me-south-1", false, "");
     support::kprov(other.path()).args(["apply", "--auto-approve", "--progress", "plain"]).assert().success();
     kprov_s3(other.path(), &bucket, REGION, &table)
         .args(["state", "migrate", "--to", "s3"])

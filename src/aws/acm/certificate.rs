@@ -146,17 +146,8 @@ impl Certificate {
     /// renewal needs it for as long as the certificate lives — so a record goes only with the
     /// last certificate that uses it (a create-before-destroy replacement keeps it).
     async fn records_used_elsewhere(&self, arn: &str) -> Result<std::collections::BTreeSet<String>, ResourceError> {
-        let summaries: Vec<_> = self
-            .client
-            .list_certificates()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .or_aws("ListCertificates")?;
         let mut used = std::collections::BTreeSet::new();
-        for other in summaries.iter().filter_map(|s| s.certificate_arn()).filter(|a| *a != arn) {
+        for other in super::certificate_arns(&self.client).await?.iter().filter(|a| *a != arn) {
             if let Some(cert) = self.describe(other).await? {
                 for (name, _) in validation_records(cert.domain_validation_options()).unwrap_or_default() {
                     used.insert(name);
@@ -298,16 +289,7 @@ impl ResourceKind for Certificate {
     }
 
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
-        let summaries: Vec<_> = self
-            .client
-            .list_certificates()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .or_aws("ListCertificates")?;
-        let arns: Vec<String> = summaries.iter().filter_map(|s| s.certificate_arn().map(str::to_string)).collect();
+        let arns = super::certificate_arns(&self.client).await?;
         let owned = shared::owned_by_tags(arns, &cx.owner, |arn| async move {
             Ok(self.tag_pairs(&arn).await?.map(|t| tags::split(t, SETTINGS)))
         })

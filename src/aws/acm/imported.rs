@@ -178,16 +178,7 @@ impl ResourceKind for ImportedCertificate {
     }
 
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {
-        let summaries: Vec<_> = self
-            .client
-            .list_certificates()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .or_aws("ListCertificates")?;
-        let arns: Vec<String> = summaries.iter().filter_map(|s| s.certificate_arn().map(str::to_string)).collect();
+        let arns = super::certificate_arns(&self.client).await?;
         let owned = shared::owned_by_tags(arns, &cx.owner, |arn| async move {
             Ok(self.tag_pairs(&arn).await?.map(|t| tags::split(t, &[])))
         })
