@@ -792,6 +792,62 @@ async fn realistic_control_endpoint_lists_the_rules() {
     }
 }
 
+/// An access key of a new IAM user in `account` (moto decides a request's account by its key,
+/// so kprov, which sends no `x-moto-account-id`, runs in that account), with the realistic mode
+/// on for that account in `region` at `scale`.
+async fn runner_in(account: &str, region: &str, scale: f64) -> (String, String) {
+    let iam = Aws::new(account).await.iam;
+    let user = unique("kprov-runner-");
+    iam.create_user().user_name(&user).send().await.expect("user");
+    let key = iam.create_access_key().user_name(&user).send().await.expect("key");
+    let key = key.access_key().expect("access key");
+    let body = format!(r#"{{"region": "{region}", "account": "{account}", "scale": {scale}, "seed": 7}}"#);
+    assert!(control("POST", &body).contains(account), "realistic mode enabled");
+    (key.access_key_id().to_string(), key.secret_access_key().to_string())
+}
+
+/// `kprov ARGS` in `root` with the access key of [`runner_in`]: (exit code, stdout + stderr).
+fn kprov_as(root: &std::path::Path, key: &(String, String), args: &[&str]) -> (Option<i32>, String) {
+    let out = support::kprov(root)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &key.1)
+        .env_remove("AWS_SESSION_TOKEN")
+        .timeout(Duration::from_secs(600))
+        .output()
+        .expect("kprov");
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// ModifyVpcAttribute reads back the old value for a while (`ec2-vpc-attribute-stale`, 5 s of
+/// real AWS at scale 1 here): kprov waits for the new value before it records the VPC, so the
+/// plan right after the apply is clean. Recording the stale value, it would plan the same
+/// change again (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realistic_vpc_dns_attributes_are_recorded_once_they_read_back() {
+    const ACCOUNT: &str = "000000000778";
+    let key = runner_in(ACCOUNT, "eu-west-2", 1.0).await;
+    let dir = support::scratch_plans();
+    let root = dir.path();
+    std::fs::write(
+        root.join("plans/network.toml"),
+        "[resource.ec2_vpc.main]\ncidr_block = \"10.60.0.0/16\"\nenable_dns_support = true\nenable_dns_hostnames = true\n",
+    )
+    .expect("plans");
+    std::fs::write(
+        root.join("plans/env/dev.toml"),
+        "[variables]\nregion = \"eu-west-2\"\navailability_zones = [\"eu-west-2a\", \"eu-west-2b\", \"eu-west-2c\"]\n",
+    )
+    .expect("overlay");
+    let (code, text) = kprov_as(root, &key, &["apply", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("enable_dns_hostnames to read back as true"), "it waited for the new value:\n{text}");
+    let (code, text) = kprov_as(root, &key, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "the recorded value is the new one:\n{text}");
+    let (code, text) = kprov_as(root, &key, &["destroy", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(code, Some(0), "{text}");
+}
+
 /// The whole dev platform through kprov under the realistic mode, in an account of its own (an
 /// access key made by IAM CreateAccessKey in that account: kprov sends no `x-moto-account-id`,
 /// and the mode finds a request's account from its key): one `apply` exits 0, an SDK inventory of
@@ -804,14 +860,7 @@ async fn realistic_control_endpoint_lists_the_rules() {
 async fn realistic_full_dev_platform_applies_plans_clean_and_destroys_in_one_run() {
     const ACCOUNT: &str = "000000000777";
     const KPROV_REGION: &str = "eu-west-2";
-    let iam = Aws::new(ACCOUNT).await.iam;
-    let user = unique("kprov-runner-");
-    iam.create_user().user_name(&user).send().await.expect("user");
-    let key = iam.create_access_key().user_name(&user).send().await.expect("key");
-    let key = key.access_key().expect("access key");
-    let (key_id, secret) = (key.access_key_id().to_string(), key.secret_access_key().to_string());
-    let body = format!(r#"{{"region": "{KPROV_REGION}", "account": "{ACCOUNT}", "scale": 0.01, "seed": 7}}"#);
-    assert!(control("POST", &body).contains(ACCOUNT), "realistic mode enabled");
+    let (key_id, secret) = runner_in(ACCOUNT, KPROV_REGION, 0.01).await;
 
     let dir = support::scratch_platform_plans();
     let root = dir.path();
@@ -829,18 +878,8 @@ async fn realistic_full_dev_platform_applies_plans_clean_and_destroys_in_one_run
     }
     planned.values_mut().for_each(|v| v.sort());
     let kinds: Vec<String> = planned.keys().cloned().collect();
-    let run = |args: &[&str]| {
-        let out = support::kprov(root)
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", &key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &secret)
-            .env_remove("AWS_SESSION_TOKEN")
-            .timeout(Duration::from_secs(600))
-            .output()
-            .expect("kprov");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code(), text)
-    };
+    let runner = (key_id.clone(), secret.clone());
+    let run = |args: &[&str]| kprov_as(root, &runner, args);
     let creds = aws_sdk_ec2::config::Credentials::new(&key_id, &secret, None, None, "realistic");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(KPROV_REGION))

@@ -221,8 +221,10 @@ pub async fn find_by_owner<D: Describe>(kind: &D, owner: &Owner) -> Result<Vec<O
 }
 
 /// How long a just-created resource may stay invisible to Describe (EC2 is eventually
-/// consistent: a `Create*` can succeed and the next `Describe*` not see it yet).
-const READ_BACK_TIMEOUT: Duration = Duration::from_secs(120);
+/// consistent: a `Create*` can succeed and the next `Describe*` not see it yet, for minutes:
+/// EC2 API reference, "Eventual consistency"; terraform-provider-aws waits
+/// ec2PropagationTimeout, 5 min, in its Find*).
+const READ_BACK_TIMEOUT: Duration = Duration::from_secs(300);
 const READ_BACK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Read `id` right after a write. The first read is immediate; if the resource is not visible

@@ -24,6 +24,8 @@ use crate::resource::{
 /// DescribeVpcAttribute calls in flight at once during a refresh.
 const ATTRIBUTE_CONCURRENCY: usize = 4;
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(300);
+const ATTRIBUTE_TIMEOUT: Duration = Duration::from_secs(300);
+const ATTRIBUTE_INTERVAL: Duration = Duration::from_secs(2);
 const AVAILABLE_INTERVAL: Duration = Duration::from_secs(3);
 
 pub struct Vpc {
@@ -76,16 +78,29 @@ impl Vpc {
         Ok(value.and_then(AttributeBooleanValue::value))
     }
 
-    async fn set_dns_attribute(&self, vpc_id: &str, name: &str, value: bool) -> Result<(), ResourceError> {
+    /// Set one DNS attribute, then read it back until the new value shows: right after
+    /// ModifyVpcAttribute, DescribeVpcAttribute may still answer the old value, which would be
+    /// recorded and planned as a change again (EC2 API reference, "Eventual consistency";
+    /// terraform-provider-aws internal/service/ec2/vpc_.go waits for the new value,
+    /// vpcAttributePropagationTimeout, 5 min).
+    async fn set_dns_attribute(&self, cx: &Cx, vpc_id: &str, name: &str, value: bool) -> Result<(), ResourceError> {
         let v = AttributeBooleanValue::builder().value(value).build();
         let req = self.client.modify_vpc_attribute().vpc_id(vpc_id);
-        let req = if name == "enable_dns_hostnames" { req.enable_dns_hostnames(v) } else { req.enable_dns_support(v) };
+        let (req, attribute) = if name == "enable_dns_hostnames" {
+            (req.enable_dns_hostnames(v), VpcAttributeName::EnableDnsHostnames)
+        } else {
+            (req.enable_dns_support(v), VpcAttributeName::EnableDnsSupport)
+        };
         req.send().await.or_aws("ModifyVpcAttribute")?;
-        Ok(())
+        let what = format!("VPC {vpc_id} {name} to read back as {value}");
+        cx.poll_until(&what, ATTRIBUTE_TIMEOUT, ATTRIBUTE_INTERVAL, || async {
+            Ok((self.dns_attribute(vpc_id, attribute.clone()).await? == Some(value)).then_some(()))
+        })
+        .await
     }
 
     /// Bring the DNS attributes to what `spec` asks, comparing with `current` (AWS's values).
-    async fn apply_dns(&self, vpc_id: &str, current: &Attrs, spec: &Spec) -> Result<(), ResourceError> {
+    async fn apply_dns(&self, cx: &Cx, vpc_id: &str, current: &Attrs, spec: &Spec) -> Result<(), ResourceError> {
         // enable_dns_hostnames can only be true while enable_dns_support is: turn support on
         // first and hostnames off first.
         let order = if spec.bool("enable_dns_support") == Some(false) {
@@ -96,7 +111,7 @@ impl Vpc {
         for name in order {
             if let Some(want) = spec.bool(name) {
                 if current.get(name).and_then(Value::as_bool) != Some(want) {
-                    self.set_dns_attribute(vpc_id, name, want).await?;
+                    self.set_dns_attribute(cx, vpc_id, name, want).await?;
                 }
             }
         }
@@ -244,12 +259,12 @@ impl ResourceKind for Vpc {
             [("enable_dns_support".to_string(), json!(true)), ("enable_dns_hostnames".to_string(), json!(false))]
                 .into_iter()
                 .collect();
-        self.apply_dns(&id, &defaults, spec).await?;
+        self.apply_dns(cx, &id, &defaults, spec).await?;
         common::read_back(self, cx, &id).await
     }
 
     async fn update(&self, cx: &Cx, prior: &Observed, spec: &Spec) -> Result<Observed, ResourceError> {
-        self.apply_dns(&prior.id, &prior.attrs, spec).await?;
+        self.apply_dns(cx, &prior.id, &prior.attrs, spec).await?;
         common::reconcile_tags(&self.client, &prior.id, prior, spec).await?;
         common::read_back(self, cx, &prior.id).await
     }

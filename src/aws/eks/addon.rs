@@ -31,7 +31,9 @@ use crate::resource::{
     AttrSchema, AttrType, Attrs, Constraint, Cx, Fact, Observed, ResourceError, ResourceKind, Schema, Spec,
 };
 
-const TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// terraform-provider-aws's aws_eks_addon timeouts: create and update 20 min, delete 40 min.
+const TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 const POLL: Duration = Duration::from_secs(10);
 /// Where kprov keeps `resolve_conflicts`, which AWS does not return.
 const RESOLVE_TAG: &str = "kprov:resolve-conflicts";
@@ -361,7 +363,8 @@ impl ResourceKind for Addon {
             self.client.delete_addon().cluster_name(cluster).addon_name(name).send().await.or_aws("DeleteAddon"),
         )?;
         let what = format!("EKS add-on {id} to be deleted");
-        cx.poll_until(&what, TIMEOUT, POLL, || async { Ok(self.describe(id).await?.is_none().then_some(())) }).await
+        cx.poll_until(&what, DELETE_TIMEOUT, POLL, || async { Ok(self.describe(id).await?.is_none().then_some(())) })
+            .await
     }
 
     async fn find_owned(&self, cx: &Cx) -> Result<Vec<Observed>, ResourceError> {

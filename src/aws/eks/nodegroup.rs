@@ -56,10 +56,12 @@ fn replacement_name(planned: &str, old_name: &str, token: &str) -> String {
     format!("{base}-{suffix}")
 }
 
-/// Node groups take ~5 minutes to create or delete; a version update rolls every node.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-const CONFIG_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// Node groups take ~5 minutes to create or delete, but a big one or a slow drain takes much
+/// longer: terraform-provider-aws's aws_eks_node_group timeouts are 60 min for create, update
+/// and delete. A version update rolls every node.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+const CONFIG_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const VERSION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const POLL: Duration = Duration::from_secs(15);
 
