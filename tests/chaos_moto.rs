@@ -159,3 +159,71 @@ async fn dev_platform_applies_through_throttling_and_server_errors_without_dupli
     assert_eq!(total["proxy_errors"], 0, "the proxy itself failed on some requests");
     assert!(total["throttled"] > 0 && total["error_after"] + total["drop_after"] > 0, "faults were injected");
 }
+
+/// A create whose create call went through and whose follow-up call AWS refused for good (the
+/// proxy answers the first ModifySubnetAttribute `InvalidParameterValue` before moto sees it,
+/// after CreateSubnet succeeded): the apply fails naming what was made, the state keeps the
+/// subnet as an interrupted create, and the next apply finishes it — one subnet, not two — and
+/// destroy leaves nothing. With the old rule ("a definite refusal made nothing") the subnet was
+/// orphaned and the next apply made a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_refused_after_its_create_call_is_finished_by_the_next_apply() {
+    const FOLLOWUP: &str = "followup";
+    let dir = support::scratch_plans();
+    let root = dir.path();
+    let dev = std::fs::read_to_string(root.join("plans/env/dev.toml")).expect("dev overlay");
+    let overlay =
+        format!("{dev}region = \"{REGION}\"\navailability_zones = [\"{REGION}a\", \"{REGION}b\", \"{REGION}c\"]\n");
+    std::fs::write(root.join(format!("plans/env/{FOLLOWUP}.toml")), overlay).expect("overlay");
+    let stack = kprov::config::load(&root.join("plans"), FOLLOWUP, &kprov::aws::offline_registry()).expect("plans");
+    let mut planned: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in &stack.resources {
+        planned.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
+    }
+    planned.values_mut().for_each(|v| v.sort());
+    let kinds: Vec<String> = planned.keys().cloned().collect();
+
+    let mut cfg = FaultConfig::from_env();
+    cfg.refuse = Some(("ec2:ModifySubnetAttribute".into(), 1, "InvalidParameterValue".into()));
+    let proxy = FaultProxy::start(support::moto_endpoint(), cfg).await;
+    let run = |endpoint: &str, args: &[&str]| {
+        support::kprov(root)
+            .args(args)
+            .args(["--env", FOLLOWUP])
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .expect("run kprov")
+    };
+    let first = run(proxy.endpoint(), &["apply", "--auto-approve", "--progress", "plain"]);
+    let out = text(&first);
+    assert_eq!(first.status.code(), Some(1), "the refused follow-up fails the apply:\n{out}");
+    assert!(out.contains("after CreateSubnet succeeded"), "the error names what was made:\n{out}");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join(format!("state/platform/{FOLLOWUP}.json"))).expect("state written"),
+    )
+    .expect("state json");
+    let pending: Vec<&String> = state["resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["kind"] == "ec2_subnet" && r["status"] == "pending_create")
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(pending.len(), 1, "the half-made subnet is kept as an interrupted create: {pending:?}");
+    let inv = inventory::owned(REGION, "platform", FOLLOWUP, &kinds, None).await;
+    let made = inv.found.get("ec2_subnet").map(|v| v.iter().filter(|a| a == &pending[0]).count());
+    assert_eq!(made, Some(1), "AWS holds it once");
+
+    let second = run(support::moto_endpoint(), &["apply", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(second.status.code(), Some(0), "the next apply finishes it:\n{}", text(&second));
+    let inv = inventory::owned(REGION, "platform", FOLLOWUP, &kinds, None).await;
+    let (differ, _) = inventory::compare(&inv, &planned);
+    assert!(differ.is_empty(), "exactly the plan, nothing twice:\n{}", differ.join("\n"));
+    let plan = run(support::moto_endpoint(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let destroy = run(support::moto_endpoint(), &["destroy", "--auto-approve", "--progress", "plain"]);
+    assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
+    let inv = inventory::owned(REGION, "platform", FOLLOWUP, &kinds, None).await;
+    assert!(inv.is_empty(), "left behind: {inv:#?}");
+}

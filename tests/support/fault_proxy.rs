@@ -21,6 +21,8 @@
 //! - **record**: every mutating request (anything that is not a read: see [`is_mutating`]) is
 //!   logged in arrival order as `service:Action` ([`FaultProxy::mutations`]), so a clean run
 //!   lists the steps a crash can fall between;
+//! - **refuse** ([`FaultConfig::refuse`]): the n-th request of one `service:Action` answered
+//!   with a definite AWS error (HTTP 400 and a code) before moto sees it;
 //! - **hold** ([`Hold`]): the n-th request of one `service:Action`, or the n-th mutating request
 //!   overall, is either forwarded and then never answered ([`When::After`]: the work is done, the
 //!   answer is lost) or never forwarded ([`When::Before`]: the run dies between the previous step
@@ -67,6 +69,11 @@ pub struct FaultConfig {
     pub latency_max: Duration,
     /// A request to hold (no other faults apply to it).
     pub hold: Option<Hold>,
+    /// A request to refuse, before moto sees it, with a definite AWS error (no other faults
+    /// apply to it): `(service:Action, n, code)` — the n-th such request answered HTTP 400 with
+    /// `code`, as AWS refuses a follow-up call of a create (ModifySubnetAttribute after
+    /// CreateSubnet).
+    pub refuse: Option<(String, u64, String)>,
 }
 
 /// When a held request stops: before moto sees it, or after moto answered (the answer lost).
@@ -107,6 +114,7 @@ impl FaultConfig {
             latency: 0.0,
             latency_max: Duration::ZERO,
             hold: None,
+            refuse: None,
         }
     }
 }
@@ -490,6 +498,11 @@ async fn serve(sock: TcpStream, sh: &Shared) -> Io {
         let mut sink = [0u8; 512];
         while sock.read(&mut sink).await.is_ok_and(|k| k > 0) {}
         return Ok(());
+    }
+    if let Some((_, _, code)) = cfg.refuse.as_ref().filter(|(k, want, _)| *k == key && *want == n) {
+        let proto = req.protocol(&service);
+        let mut sock = client.into_inner();
+        return sock.write_all(&aws_error(proto, "400 Bad Request", code, "refused by the test proxy")).await;
     }
     let (fate, delay) = decide(cfg, &key, n);
     if let Some(d) = delay {
