@@ -47,15 +47,7 @@ fn plans() -> tempfile::TempDir {
 
 /// The planned addresses, by kind.
 fn planned(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let stack = kprov::config::load(&dir.join("plans"), ENV, &kprov::aws::offline_registry()).expect("plans load");
-    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in &stack.resources {
-        by_kind.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
-    }
-    for v in by_kind.values_mut() {
-        v.sort();
-    }
-    by_kind
+    inventory::planned(dir, ENV)
 }
 
 /// `kprov ARGS` in `dir` through `proxy`.
@@ -175,12 +167,7 @@ async fn a_create_refused_after_its_create_call_is_finished_by_the_next_apply() 
     let overlay =
         format!("{dev}region = \"{REGION}\"\navailability_zones = [\"{REGION}a\", \"{REGION}b\", \"{REGION}c\"]\n");
     std::fs::write(root.join(format!("plans/env/{FOLLOWUP}.toml")), overlay).expect("overlay");
-    let stack = kprov::config::load(&root.join("plans"), FOLLOWUP, &kprov::aws::offline_registry()).expect("plans");
-    let mut planned: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in &stack.resources {
-        planned.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
-    }
-    planned.values_mut().for_each(|v| v.sort());
+    let planned = inventory::planned(root, FOLLOWUP);
     let kinds: Vec<String> = planned.keys().cloned().collect();
 
     let mut cfg = FaultConfig::from_env();

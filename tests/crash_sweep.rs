@@ -65,19 +65,6 @@ fn plans(env: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The planned addresses, by kind.
-fn planned(dir: &Path, env: &str) -> BTreeMap<String, Vec<String>> {
-    let stack = kprov::config::load(&dir.join("plans"), env, &kprov::aws::offline_registry()).expect("plans load");
-    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in &stack.resources {
-        by_kind.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
-    }
-    for v in by_kind.values_mut() {
-        v.sort();
-    }
-    by_kind
-}
-
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -512,7 +499,7 @@ fn after_kill(dir: &Path, env: &str) -> String {
 async fn run_point(p: &Point, env: &str) -> Result<String, String> {
     let dir = plans(env);
     let root = dir.path();
-    let planned = planned(root, env);
+    let planned = inventory::planned(root, env);
     let kinds: Vec<String> = planned.keys().cloned().collect();
     if p.phase == Phase::Destroy {
         apply_converges(root, env, &planned, "the clean apply").await?;
@@ -548,7 +535,7 @@ fn run_tag() -> String {
 async fn record(env: &str) -> (Vec<String>, Vec<String>, Duration, Duration) {
     let dir = plans(env);
     let root = dir.path();
-    let planned = planned(root, env);
+    let planned = inventory::planned(root, env);
     let kinds: Vec<String> = planned.keys().cloned().collect();
     let proxy = FaultProxy::holding(support::moto_endpoint(), None).await;
     let (code, apply_time) = held_run(root, env, &["apply", "--auto-approve"], &proxy).await;

@@ -871,12 +871,7 @@ async fn realistic_full_dev_platform_applies_plans_clean_and_destroys_in_one_run
         format!("{dev}region = \"{r}\"\navailability_zones = [\"{r}a\", \"{r}b\", \"{r}c\"]\n"),
     )
     .expect("overlay");
-    let stack = kprov::config::load(&root.join("plans"), "dev", &kprov::aws::offline_registry()).expect("plans");
-    let mut planned: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for d in &stack.resources {
-        planned.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
-    }
-    planned.values_mut().for_each(|v| v.sort());
+    let planned = inventory::planned(root, "dev");
     let kinds: Vec<String> = planned.keys().cloned().collect();
     let runner = (key_id.clone(), secret.clone());
     let run = |args: &[&str]| kprov_as(root, &runner, args);

@@ -23,15 +23,7 @@ const ZONE: &str = "recdev.platform.example.com.";
 
 /// The planned addresses, by kind.
 fn planned(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let stack = kprov::config::load(&dir.join("plans"), ENV, &kprov::aws::offline_registry()).expect("plans load");
-    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in &stack.resources {
-        by_kind.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
-    }
-    for v in by_kind.values_mut() {
-        v.sort();
-    }
-    by_kind
+    inventory::planned(dir, ENV)
 }
 
 fn kprov(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -210,6 +210,20 @@ async fn others_owned(sdk: &aws_config::SdkConfig, env: &str, zone_name: Option<
     }
 }
 
+/// What the plans in `dir/plans` declare for `env`: kind → addresses, sorted (the `planned`
+/// argument of [`compare`]).
+pub fn planned(dir: &std::path::Path, env: &str) -> BTreeMap<String, Vec<String>> {
+    let stack = kprov::config::load(&dir.join("plans"), env, &kprov::aws::offline_registry()).expect("plans load");
+    let mut by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in &stack.resources {
+        by_kind.entry(d.address.kind.clone()).or_default().push(d.address.to_string());
+    }
+    for v in by_kind.values_mut() {
+        v.sort();
+    }
+    by_kind
+}
+
 /// Everything of `stack`/`env` in `region`, for the planned `kinds`. `zone_name` (with the
 /// trailing dot) is the hosted zone the plans declare, if any: zones are global in moto, so a
 /// test names its own.
