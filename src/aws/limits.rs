@@ -619,6 +619,36 @@ mod tests {
         assert_eq!((status, seen, stats.consistency_waits, took), (400, 1, 0, Duration::ZERO));
     }
 
+    /// KMS answering every request `LimitExceededException` (JSON), a quota for KMS.
+    #[derive(Debug)]
+    struct Quota(Arc<std::sync::atomic::AtomicU32>);
+
+    impl HttpConnector for Quota {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = r#"{"__type":"LimitExceededException","message":"Keys quota exceeded"}"#;
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(400.try_into().expect("status"), SdkBody::from(body))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quota_is_answered_at_once_not_retried_as_throttling() {
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let limiter = Arc::new(RateLimiter::unlimited(crate::engine::model::RetryPolicy::default()).with_seed(5));
+        let conn = LimitedConnector {
+            inner: SharedHttpConnector::new(Quota(seen.clone())),
+            limiter: limiter.clone(),
+            delay: None,
+        };
+        let (k, v) = auth("kms");
+        let request =
+            req("POST", "http://127.0.0.1:5000/", &[(k, v.as_str()), ("x-amz-target", "TrentService.CreateKey")], "{}");
+        let resp = conn.call(request).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), 400);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once");
+        assert_eq!(limiter.stats()["kms"].throttled, 0, "not counted as throttling");
+    }
+
     /// A fake service answering 500 to the first `fail` requests, then 200.
     #[derive(Debug)]
     struct Flaky {
