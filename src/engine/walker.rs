@@ -340,12 +340,10 @@ impl CreateFailure {
     }
 }
 
-/// The create an adopted resource's interrupted run was making: the plan's attributes and
-/// the intent's client token, for [`ResourceKind::resume_create`](crate::resource::ResourceKind).
-fn adopted_spec(shared: &Shared, c: &Change, key: &str) -> Result<Spec, ResourceError> {
-    let attrs = resolve(shared, c)?;
-    let client_token = shared.tokens.get(key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    Ok(Spec { address: c.address.clone(), attrs, client_token })
+/// The client token of `key`'s create: the one its pending intent recorded (an interrupted
+/// run's create, resumed or looked up by it), else a new one.
+fn create_token(shared: &Shared, key: &str) -> String {
+    shared.tokens.get(key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// One operation. The parallelism slot is held only around the kind's call: waiting for a
@@ -370,7 +368,11 @@ async fn run_op_inner(
         OpKind::Create if c.adopted && c.action == Action::NoOp => {
             // Found after an interrupted create: finish it (e.g. wait until it is usable).
             let prior = c.prior.as_ref().ok_or_else(|| ResourceError::invalid("adoption without a resource"))?;
-            let spec = adopted_spec(shared, c, &key)?;
+            let spec = Spec {
+                address: c.address.clone(),
+                attrs: resolve(shared, c)?,
+                client_token: create_token(shared, &key),
+            };
             let cx = start(shared, op, started).await?;
             let obs = cx.scope(kind.resume_create(&cx, &spec, prior)).await;
             drop(cx);
@@ -380,7 +382,7 @@ async fn run_op_inner(
         OpKind::Create => {
             let attrs = resolve(shared, c)?;
             check_resolved(kind, Some(&shared.region), &attrs, None)?;
-            let token = shared.tokens.get(&key).cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let token = create_token(shared, &key);
             // Create before destroy: the old resource still exists while this one is made.
             let replaces = c.prior.as_ref().filter(|_| c.action == Action::Replace && c.create_before_destroy);
             // What the state holds when this create made nothing: no record, or for a create
@@ -454,7 +456,7 @@ async fn run_op_inner(
                 .scope(async {
                     // An adopted create is finished before it is changed.
                     let resumed = if c.adopted {
-                        let created = adopted_spec(shared, c, &key)?;
+                        let created = Spec { client_token: create_token(shared, &key), ..spec.clone() };
                         Some(kind.resume_create(&cx, &created, prior).await?)
                     } else {
                         None
